@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is here too.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install up down status run test lint fmt clean
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[dev]"
+	@touch $@
+
+install: $(INSTALLED)  ## virtual environment with the project and its dev tools
+
+up:  ## start PostgreSQL and the OpenSearch node (idempotent)
+	@ops/services.sh up
+
+down:  ## stop what `make up` started
+	@ops/services.sh down
+
+status:  ## are the services running?
+	@ops/services.sh status
+
+run: install up  ## services up, then Dagster on 127.0.0.1:3000 with the schedule running
+	@ops/run.sh
+
+test: install  ## lint + the whole test suite against real services (started and stopped here)
+	@ops/test.sh
+
+lint: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+fmt: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean: down  ## stop the services and delete their data
+	rm -rf .state

@@ -1,0 +1,1 @@
+"""The carpark domain: plain Python and pandas, no Dagster, no databases."""

@@ -1,0 +1,154 @@
+"""The only engine-specific code: building the official client and sending a request.
+
+Elasticsearch is spoken to with the `elasticsearch` client, OpenSearch with `opensearch-py`.
+Everything else (templates, mappings, bulk actions, queries, aggregations) is plain JSON over
+REST paths that both engines share, in `carpark_dagster.resources.search`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+EngineName = Literal["elasticsearch", "opensearch"]
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    url: str
+    username: str | None = None
+    password: str | None = None
+    api_key: str | None = None
+    ca_certs: str | None = None
+    verify_certs: bool = True
+    request_timeout_s: float = 30.0
+    max_retries: int = 3
+
+
+class EngineError(RuntimeError):
+    """A request failed; `status` is the HTTP status when there was an answer."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class Engine:
+    """A connected client of one engine, reduced to the two things the pipeline needs."""
+
+    name: EngineName
+
+    def __init__(self, name: EngineName, client: Any, helpers: Any, settings: ConnectionSettings):
+        self.name = name
+        self.client = client
+        self._helpers = helpers
+        self._settings = settings
+
+    def request(self, method: str, path: str, body: Any = None, params: dict | None = None) -> dict:
+        try:
+            if self.name == "elasticsearch":
+                headers = {"accept": "application/json"}
+                if body is not None:
+                    headers["content-type"] = "application/json"
+                response = self.client.perform_request(
+                    method, path, params=params, headers=headers, body=body
+                )
+                return response.body if hasattr(response, "body") else response
+            return self.client.transport.perform_request(method, path, params=params, body=body)
+        except Exception as exc:  # both clients raise their own hierarchies
+            raise _engine_error(exc, self._settings.url, f"{method} {path}") from None
+
+    def streaming_bulk(
+        self, actions: Iterable[dict], **options: Any
+    ) -> Iterator[tuple[bool, dict]]:
+        return self._helpers.streaming_bulk(self.client, actions, **options)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def connect(settings: ConnectionSettings, engine: str = "auto") -> Engine:
+    """Connect to `settings.url`; with `engine='auto'` ask the root endpoint which engine it is."""
+    if engine == "auto":
+        probe = _opensearch(settings)
+        try:
+            info = probe.request("GET", "/")
+        finally:
+            probe.close()
+        engine = (
+            "opensearch"
+            if info.get("version", {}).get("distribution") == "opensearch"
+            else "elasticsearch"
+        )
+    if engine == "opensearch":
+        return _opensearch(settings)
+    if engine == "elasticsearch":
+        return _elasticsearch(settings)
+    raise ValueError(f"unknown search engine {engine!r}: use auto, elasticsearch or opensearch")
+
+
+def _elasticsearch(settings: ConnectionSettings) -> Engine:
+    import elasticsearch
+    from elasticsearch import helpers
+
+    options: dict[str, Any] = {
+        "request_timeout": settings.request_timeout_s,
+        "max_retries": settings.max_retries,
+        "retry_on_timeout": True,
+        "verify_certs": settings.verify_certs,
+    }
+    if settings.ca_certs:
+        options["ca_certs"] = settings.ca_certs
+    if settings.api_key:
+        options["api_key"] = settings.api_key
+    elif settings.username:
+        options["basic_auth"] = (settings.username, settings.password or "")
+    client = elasticsearch.Elasticsearch(settings.url, **options)
+    return Engine("elasticsearch", client, helpers, settings)
+
+
+def _opensearch(settings: ConnectionSettings) -> Engine:
+    import opensearchpy
+    from opensearchpy import helpers
+
+    options: dict[str, Any] = {
+        "timeout": settings.request_timeout_s,
+        "max_retries": settings.max_retries,
+        "retry_on_timeout": True,
+        "verify_certs": settings.verify_certs,
+        "ssl_show_warn": settings.verify_certs,
+    }
+    if settings.ca_certs:
+        options["ca_certs"] = settings.ca_certs
+    if settings.api_key:
+        options["headers"] = {"authorization": f"ApiKey {settings.api_key}"}
+    elif settings.username:
+        options["http_auth"] = (settings.username, settings.password or "")
+    client = opensearchpy.OpenSearch(hosts=[settings.url], **options)
+    return Engine("opensearch", client, helpers, settings)
+
+
+def redact(url: str) -> str:
+    """The URL without any user:password@ part, for messages."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _engine_error(exc: Exception, url: str, what: str) -> EngineError:
+    url = redact(url)
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        meta = getattr(exc, "meta", None)
+        status = getattr(meta, "status", None)
+    if isinstance(status, str):  # opensearch-py reports 'N/A' when there was no answer
+        status = None
+    detail = getattr(exc, "info", None) or getattr(exc, "body", None) or str(exc)
+    if status is None:
+        return EngineError(f"search engine at {url} is unreachable ({what}): {type(exc).__name__}")
+    return EngineError(f"search engine at {url} answered {status} to {what}: {detail}", status)

@@ -1,0 +1,265 @@
+"""PostgreSQL, the system of record, as a Dagster resource.
+
+All writes of a tick happen in one transaction, serialised by an advisory lock, so that
+`updated_at` grows in commit order and incremental readers never skip a row.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import dagster as dg
+import pandas as pd
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import Field
+
+from carpark_dagster.domain.sessions import PRICED_COLUMNS, SESSION_COLUMNS
+from carpark_dagster.resources.migrations import apply_migrations, bundled_migrations
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DSN = "postgresql://carpark@127.0.0.1:55432/carpark"
+TICK_LOCK_ID = 0x0CA7_71C4
+
+SELECT_KNOWN_EVENT_IDS = "SELECT event_id FROM carpark.gate_events WHERE event_id = ANY(%s)"
+SELECT_OPEN_SESSIONS = f"""
+SELECT {", ".join(SESSION_COLUMNS)} FROM carpark.parking_sessions
+WHERE exit_time IS NULL AND location_id = ANY(%s)
+"""
+# Staging tables take the columns' types, not their constraints: the merge checks those.
+CREATE_EVENT_STAGE = """
+CREATE TEMP TABLE stage_events ON COMMIT DROP AS
+SELECT event_id, plate, location_id, event_type, event_time FROM carpark.gate_events WITH NO DATA
+"""
+COPY_EVENTS = (
+    "COPY stage_events (event_id, plate, location_id, event_type, event_time) "
+    "FROM STDIN (FORMAT csv)"
+)
+MERGE_EVENTS = """
+INSERT INTO carpark.gate_events (event_id, plate, location_id, event_type, event_time)
+SELECT event_id, plate, location_id, event_type, event_time FROM stage_events
+ON CONFLICT (event_id) DO NOTHING
+"""
+CREATE_SESSION_STAGE = f"""
+CREATE TEMP TABLE stage_sessions ON COMMIT DROP AS
+SELECT {", ".join(PRICED_COLUMNS)} FROM carpark.parking_sessions WITH NO DATA
+"""
+COPY_SESSIONS = f"COPY stage_sessions ({', '.join(PRICED_COLUMNS)}) FROM STDIN (FORMAT csv)"
+MERGE_SESSIONS = f"""
+INSERT INTO carpark.parking_sessions AS s ({", ".join(PRICED_COLUMNS)}, updated_at)
+SELECT {", ".join(PRICED_COLUMNS)}, %(updated_at)s FROM stage_sessions
+ON CONFLICT (session_id) DO UPDATE SET
+    exit_event_id    = EXCLUDED.exit_event_id,
+    exit_time        = EXCLUDED.exit_time,
+    duration_seconds = EXCLUDED.duration_seconds,
+    charge_cents     = EXCLUDED.charge_cents,
+    tariff           = EXCLUDED.tariff,
+    updated_at       = EXCLUDED.updated_at
+WHERE (s.exit_event_id, s.exit_time, s.charge_cents, s.tariff)
+      IS DISTINCT FROM (EXCLUDED.exit_event_id, EXCLUDED.exit_time,
+                        EXCLUDED.charge_cents, EXCLUDED.tariff)
+"""
+INSERT_QUARANTINE = """
+INSERT INTO carpark.quarantine (record_key, reason, source, record)
+VALUES (%s, %s, %s, %s)
+ON CONFLICT (record_key, reason) DO NOTHING
+"""
+SELECT_CHANGED_CLOSED_SESSIONS = """
+SELECT session_id, plate, location_id, entry_time, exit_time, duration_seconds,
+       charge_cents, tariff, updated_at
+FROM carpark.parking_sessions
+WHERE (updated_at, session_id) > (%(updated_at)s, %(session_id)s)
+  AND exit_time IS NOT NULL
+ORDER BY updated_at, session_id
+LIMIT %(limit)s
+"""
+SELECT_WATERMARK = "SELECT updated_at, session_id FROM carpark.sync_watermarks WHERE consumer = %s"
+UPSERT_WATERMARK = """
+INSERT INTO carpark.sync_watermarks (consumer, updated_at, session_id) VALUES (%s, %s, %s)
+ON CONFLICT (consumer) DO UPDATE SET updated_at = EXCLUDED.updated_at,
+                                     session_id = EXCLUDED.session_id
+"""
+INSERT_LOCATION_EARNINGS = """
+INSERT INTO carpark.location_earnings
+    (computed_at, rank, location_id, sessions, total_charge_cents, average_charge_cents)
+VALUES (%s, %s, %s, %s, %s, %s)
+"""
+SELECT_CLOSED_TOTALS_BY_LOCATION = """
+SELECT location_id, count(*) AS sessions, sum(charge_cents) AS total_charge_cents
+FROM carpark.parking_sessions
+WHERE exit_time IS NOT NULL
+  AND (updated_at, session_id) <= (%(updated_at)s, %(session_id)s)
+GROUP BY location_id ORDER BY location_id
+"""
+
+# Before any sync, the watermark sits before every possible row.
+EPOCH_WATERMARK = (datetime.fromisoformat("1970-01-01T00:00:00+00:00"), "")
+
+
+class PostgresUnavailable(RuntimeError):
+    """PostgreSQL could not be reached or refused us; the message never holds the password."""
+
+
+@dataclass(frozen=True)
+class TickCounts:
+    events_received: int
+    events_stored: int
+    sessions_written: int
+    anomalies_quarantined: int
+
+
+class PostgresResource(dg.ConfigurableResource):
+    """Connection settings for the carpark database (from `CARPARK_POSTGRES_DSN`)."""
+
+    dsn: str = Field(default=DEFAULT_DSN, description="libpq connection string or URL.")
+    statement_timeout_ms: int = Field(default=300_000, description="Per-statement limit.")
+    connect_timeout_s: int = Field(default=10, description="Time to wait for a connection.")
+
+    # ---------------------------------------------------------------- connections
+
+    def describe(self) -> str:
+        """Where we connect, without credentials: host:port/dbname."""
+        try:
+            parts = conninfo_to_dict(self.dsn)
+        except psycopg.ProgrammingError:
+            return "<unparseable DSN>"
+        return (
+            f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+        )
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        try:
+            conn = psycopg.connect(
+                self.dsn,
+                connect_timeout=self.connect_timeout_s,
+                options=f"-c statement_timeout={self.statement_timeout_ms}",
+                application_name="carpark_dagster",
+            )
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise PostgresUnavailable(
+                f"cannot connect to PostgreSQL at {self.describe()}: {reason}. "
+                "Is it running (make up) and is CARPARK_POSTGRES_DSN right?"
+            ) from None
+        with conn:
+            yield conn
+
+    def migrate(self) -> list[str]:
+        with self.connect() as conn:
+            return apply_migrations(conn, bundled_migrations())
+
+    # ---------------------------------------------------------------- reads
+
+    def known_event_ids(self, event_ids: list[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        with self.connect() as conn:
+            return {row[0] for row in conn.execute(SELECT_KNOWN_EVENT_IDS, (event_ids,))}
+
+    def open_sessions(self, location_ids: list[str]) -> pd.DataFrame:
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(SELECT_OPEN_SESSIONS, (location_ids,))
+            frame = pd.DataFrame(cur.fetchall(), columns=SESSION_COLUMNS)
+        for column in ("entry_time", "exit_time"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+
+    def changed_closed_sessions(self, after: tuple[datetime, str], limit: int) -> list[dict]:
+        """Closed sessions changed after the keyset `(updated_at, session_id)`, in order."""
+        with self.connect() as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            cur.execute(
+                SELECT_CHANGED_CLOSED_SESSIONS,
+                {"updated_at": after[0], "session_id": after[1], "limit": limit},
+            )
+            return cur.fetchall()
+
+    def watermark(self, consumer: str) -> tuple[datetime, str]:
+        with self.connect() as conn:
+            row = conn.execute(SELECT_WATERMARK, (consumer,)).fetchone()
+        return (row[0], row[1]) if row else EPOCH_WATERMARK
+
+    def closed_totals_by_location(self, upto: tuple[datetime, str]) -> pd.DataFrame:
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(
+                SELECT_CLOSED_TOTALS_BY_LOCATION, {"updated_at": upto[0], "session_id": upto[1]}
+            )
+            rows = cur.fetchall()
+        return pd.DataFrame(rows, columns=["location_id", "sessions", "total_charge_cents"])
+
+    # ---------------------------------------------------------------- writes
+
+    def record_tick(
+        self,
+        events: pd.DataFrame,
+        sessions: pd.DataFrame,
+        anomalies: pd.DataFrame,
+        source: str,
+    ) -> TickCounts:
+        """Store a tick's events, sessions and anomalies: all of them or none."""
+        with self.connect() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (TICK_LOCK_ID,))
+            # Taken after the lock, so timestamps grow in commit order.
+            (updated_at,) = conn.execute("SELECT clock_timestamp()").fetchone()
+            conn.execute(CREATE_EVENT_STAGE)
+            _copy_frame(
+                conn,
+                COPY_EVENTS,
+                events[["event_id", "plate", "location_id", "event_type", "event_time"]],
+            )
+            events_stored = conn.execute(MERGE_EVENTS).rowcount
+            conn.execute(CREATE_SESSION_STAGE)
+            _copy_frame(conn, COPY_SESSIONS, sessions[PRICED_COLUMNS])
+            sessions_written = conn.execute(MERGE_SESSIONS, {"updated_at": updated_at}).rowcount
+            quarantined = 0
+            with conn.cursor() as cur:
+                for row in anomalies.itertuples(index=False):
+                    cur.execute(
+                        INSERT_QUARANTINE,
+                        (row.event_id, row.reason, source, json.dumps(row.record)),
+                    )
+                    quarantined += cur.rowcount
+        return TickCounts(
+            events_received=len(events),
+            events_stored=events_stored,
+            sessions_written=sessions_written,
+            anomalies_quarantined=quarantined,
+        )
+
+    def set_watermark(self, consumer: str, mark: tuple[datetime, str]) -> None:
+        with self.connect() as conn:
+            conn.execute(UPSERT_WATERMARK, (consumer, mark[0], mark[1]))
+
+    def record_location_earnings(self, computed_at: datetime, ranking: pd.DataFrame) -> None:
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.executemany(
+                INSERT_LOCATION_EARNINGS,
+                [
+                    (
+                        computed_at,
+                        int(r.rank),
+                        r.location_id,
+                        int(r.sessions),
+                        int(r.total_charge_cents),
+                        r.average_charge_cents,
+                    )
+                    for r in ranking.itertuples(index=False)
+                ],
+            )
+
+
+def _copy_frame(conn: psycopg.Connection, statement: str, frame: pd.DataFrame) -> None:
+    """COPY a frame as CSV: empty unquoted fields are NULLs, times ISO 8601 with offset."""
+    if frame.empty:
+        return
+    buffer = io.StringIO()
+    frame.to_csv(buffer, header=False, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        copy.write(buffer.getvalue())

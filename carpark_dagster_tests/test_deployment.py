@@ -1,0 +1,45 @@
+"""The deployment files cannot be started here (no Docker engine), so check what we can:
+they parse, Dagster accepts both instance configs, and nothing binds beyond loopback."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster._core.instance.config import dagster_instance_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("path", ["dagster.yaml", "ops/docker/dagster.yaml"])
+def test_instance_configs_are_valid(path, tmp_path, monkeypatch):
+    for name in ("HOST", "USER", "PASSWORD", "DB"):
+        monkeypatch.setenv(f"DAGSTER_POSTGRES_{name}", "x")
+    shutil.copy(ROOT / path, tmp_path / "dagster.yaml")
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert config["telemetry"] == {"enabled": False}
+
+
+def test_compose_publishes_ports_on_loopback_only():
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    published = [p for s in compose["services"].values() for p in s.get("ports", [])]
+    assert published, "the UIs and stores should be reachable from the host"
+    assert all(p.startswith("127.0.0.1:") for p in published)
+    assert {"postgres", "elasticsearch", "kibana", "dagster_webserver", "dagster_daemon"} <= set(
+        compose["services"]
+    )
+
+
+def test_runs_launched_in_containers_get_every_setting_the_code_reads():
+    code = "\n".join(p.read_text() for p in (ROOT / "carpark_dagster").rglob("*.py"))
+    read = set(re.findall(r'"(CARPARK_[A-Z_]+)"', code))
+    launcher = yaml.safe_load((ROOT / "ops/docker/dagster.yaml").read_text())["run_launcher"]
+    assert read <= set(launcher["config"]["env_vars"])
+
+
+def test_every_setting_the_code_reads_is_documented():
+    code = "\n".join(p.read_text() for p in (ROOT / "carpark_dagster").rglob("*.py"))
+    documented = (ROOT / ".env.example").read_text()
+    missing = {v for v in re.findall(r'"(CARPARK_[A-Z_]+)"', code) if v not in documented}
+    assert missing == set()

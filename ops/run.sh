@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make run`: Dagster's webserver and daemon on 127.0.0.1:3000 against the local services.
+# The schedule and the first-tick sensor are on by default: data shows within a minute.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source ops/env.sh
+export DAGSTER_HOME="${DAGSTER_HOME:-${CARPARK_STATE_DIR:-$ROOT/.state}/dagster}"
+mkdir -p "$DAGSTER_HOME"
+cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+host="${CARPARK_DAGSTER_HOST:-127.0.0.1}"
+port="${CARPARK_DAGSTER_PORT:-3000}"
+echo "[run] Dagster UI: http://$host:$port  (Ctrl-C stops Dagster; 'make down' stops the services)"
+# exec: Dagster gets Ctrl-C directly and shuts its webserver, daemon and code server down.
+exec .venv/bin/dagster dev -m carpark_dagster.definitions -h "$host" -p "$port"
