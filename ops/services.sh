@@ -43,7 +43,7 @@ pg_bindir() {
 # The server refuses to run as root: as root we run it as the unprivileged 'postgres' user.
 as_pg_user() {
   if [[ $(id -u) -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
@@ -70,6 +70,9 @@ pg_prepare_home() {
   fi
 }
 
+# The cluster's real directory (the postgres user cannot follow a link it cannot reach).
+pg_dir() { readlink -f "$PG_HOME"; }
+
 pg_running() {
   [[ -f "$PG_HOME/data/postmaster.pid" ]] || return 1
   local pid
@@ -82,25 +85,26 @@ pg_up() {
     log "PostgreSQL already running (pid $(head -n 1 "$PG_HOME/data/postmaster.pid"), port $PG_PORT)"
     return
   fi
-  local bin
+  local bin dir
   bin=$(pg_bindir)
   pg_prepare_home
-  if [[ ! -f "$PG_HOME/data/PG_VERSION" ]]; then
-    log "creating a PostgreSQL cluster in $PG_HOME/data"
+  dir=$(pg_dir)
+  if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+    log "creating a PostgreSQL cluster in $dir/data"
     # Loopback-only development cluster: trust authentication, no password to keep.
-    as_pg_user "$bin/initdb" -D "$PG_HOME/data" -U postgres --auth=trust --encoding=UTF8 \
-      --locale=C.UTF-8 >"$PG_HOME/initdb.log" 2>&1 || { cat "$PG_HOME/initdb.log" >&2; die "initdb failed"; }
+    as_pg_user "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 \
+      --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
   fi
   if port_in_use "$PG_PORT"; then
     die "port $PG_PORT is already in use by another process; set CARPARK_PG_PORT to a free port"
   fi
-  mkdir -p "$PG_HOME/run"
-  [[ $(id -u) -eq 0 ]] && chown postgres: "$PG_HOME/run"
+  mkdir -p "$dir/run"
+  [[ $(id -u) -eq 0 ]] && chown postgres: "$dir/run"
   log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-  if ! as_pg_user "$bin/pg_ctl" -D "$PG_HOME/data" -l "$PG_HOME/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PG_HOME/run" start >/dev/null; then
-    tail -n 30 "$PG_HOME/server.log" >&2 || true
-    die "PostgreSQL did not start (log: $PG_HOME/server.log)"
+  if ! as_pg_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$dir/run" start >/dev/null; then
+    tail -n 30 "$dir/server.log" >&2 || true
+    die "PostgreSQL did not start (log: $dir/server.log)"
   fi
   pg_bootstrap
 }
@@ -122,7 +126,7 @@ pg_down() {
     return
   fi
   log "stopping PostgreSQL (pid $(head -n 1 "$PG_HOME/data/postmaster.pid"))"
-  as_pg_user "$(pg_bindir)/pg_ctl" -D "$PG_HOME/data" -m fast -w -t 60 stop >/dev/null
+  as_pg_user "$(pg_bindir)/pg_ctl" -D "$(pg_dir)/data" -m fast -w -t 60 stop >/dev/null
 }
 
 # --------------------------------------------------------------------------- OpenSearch
