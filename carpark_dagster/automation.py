@@ -27,17 +27,16 @@ every_five_minutes = dg.build_schedule_from_partitioned_job(
 )
 
 
-def bootstrap_window_keys(now: datetime, hours: int = BOOTSTRAP_HOURS) -> tuple[str, str] | None:
-    """The first and last complete windows of the last `hours` hours."""
-    keys = five_minute_windows.get_partition_keys_in_range(
-        dg.PartitionKeyRange(
-            five_minute_windows.get_partition_key_for_timestamp(
-                (now - timedelta(hours=hours)).timestamp()
-            ),
-            five_minute_windows.get_last_partition_key(current_time=now),
-        )
+def bootstrap_window_keys(now: datetime, hours: int = BOOTSTRAP_HOURS) -> tuple[str, str]:
+    """The first and last complete five-minute windows of the `hours` before `now`."""
+    first = five_minute_windows.get_partition_key_for_timestamp(
+        (now - timedelta(hours=hours)).timestamp()
     )
-    return (keys[0], keys[-1]) if keys else None
+    # The window holding `now` is still open; the one before it is the last complete one.
+    last = five_minute_windows.get_partition_key_for_timestamp(
+        (now - timedelta(minutes=5)).timestamp()
+    )
+    return first, last
 
 
 @dg.sensor(
@@ -50,10 +49,7 @@ def bootstrap_window_keys(now: datetime, hours: int = BOOTSTRAP_HOURS) -> tuple[
 def first_tick_sensor(context: dg.SensorEvaluationContext):
     if context.instance.get_latest_materialization_event(dg.AssetKey("carpark_table")):
         return dg.SkipReason("carpark_table has been materialised before")
-    window = bootstrap_window_keys(datetime.now(UTC))
-    if window is None:
-        return dg.SkipReason("no complete window yet")
-    first, last = window
+    first, last = bootstrap_window_keys(datetime.now(UTC))
     return dg.RunRequest(
         run_key=f"bootstrap-{first}",
         tags={
