@@ -7,12 +7,16 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from carpark_dagster.domain.tariff import DEFAULT_TARIFF
+from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.ticks import TickBatch, build_tick
 from carpark_dagster.partitions import five_minute_windows
-from carpark_dagster.resources import ElasticsearchResource, PostgresResource
+from carpark_dagster.resources import (
+    CarparkConfigResource,
+    ElasticsearchResource,
+    GateSimulatorResource,
+    PostgresResource,
+)
 from carpark_dagster.resources.search import top_average_charges
-from carpark_dagster.resources.simulator import GateSimulatorResource
 
 GROUP = "carpark"
 OWNERS = ["team:carpark-platform"]
@@ -33,11 +37,15 @@ _window_asset = dict(
 
 @dg.asset(kinds={"python"}, **_window_asset)
 def raw_car_events(
-    context: dg.AssetExecutionContext, gate_simulator: GateSimulatorResource
+    context: dg.AssetExecutionContext,
+    gate_simulator: GateSimulatorResource,
+    carpark_config: CarparkConfigResource,
 ) -> dg.Output[pd.DataFrame]:
-    """Gate events (entries and exits) of the window, from the simulated gates."""
+    """Gate events (entries and exits) delivered in the window, from the simulated gates."""
     window = context.partition_time_window
-    events = gate_simulator.events_between(window.start, window.end)
+    started = time.perf_counter()
+    events = gate_simulator.events_between(carpark_config.load(), window.start, window.end)
+    context.log.info("simulated %d events in %.2fs", len(events), time.perf_counter() - started)
     by_type = events["event_type"].value_counts()
     return dg.Output(
         events,
@@ -57,44 +65,55 @@ def raw_car_events(
         dg.AssetCheckSpec(
             CHARGES_FOLLOW_TARIFF,
             asset="closed_sessions",
-            description="Every closed session's charge equals the reference tariff.",
+            description="Every closed session's charge equals its tariff's scalar reference.",
             blocking=True,
         )
     ],
     **_window_asset,
 )
 def closed_sessions(
-    context: dg.AssetExecutionContext, raw_car_events: pd.DataFrame, postgres: PostgresResource
+    context: dg.AssetExecutionContext,
+    raw_car_events: pd.DataFrame,
+    postgres: PostgresResource,
+    carpark_config: CarparkConfigResource,
 ):
-    """Entries paired with exits into priced sessions; open sessions carry over in PostgreSQL."""
+    """Entries paired with exits into sessions priced by each location's tariff. Open
+    sessions and exits still waiting for their entry carry over in PostgreSQL."""
     started = time.perf_counter()
+    config = carpark_config.load()
     postgres.migrate()
-    locations = sorted(raw_car_events["location_id"].unique().tolist())
+    postgres.record_locations(config)
+    as_of = pd.Timestamp(context.partition_time_window.end)
     tick = build_tick(
         raw_car_events,
         already_seen=postgres.known_event_ids(raw_car_events["event_id"].tolist()),
-        open_sessions=postgres.open_sessions(locations),
-        tariff=DEFAULT_TARIFF,
+        state=postgres.session_state(raw_car_events, horizon=as_of - config.lateness),
+        config=config,
+        as_of=as_of,
     )
     closed = tick.closed
-    mismatches = [
-        row.session_id
-        for row in closed.itertuples(index=False)
-        if row.charge_cents != DEFAULT_TARIFF.charge_cents(row.exit_time - row.entry_time)
-    ]
+    mismatches = _charges_off_tariff(closed, config)
     context.log.info(
-        "closed %d sessions, opened %d, %d anomalies in %.2fs",
+        "closed %d sessions, opened %d, %d events waiting, %d anomalies in %.2fs",
         len(closed),
         len(tick.opened),
+        len(tick.pending),
         len(tick.anomalies),
         time.perf_counter() - started,
     )
+    reasons = tick.anomalies["reason"].str.replace(r" \(.*\)$", "", regex=True).value_counts()
     yield dg.Output(
         tick,
         metadata={
             "closed_sessions": len(closed),
             "opened_sessions": len(tick.opened),
+            "events_waiting": len(tick.pending),
             "anomalies": len(tick.anomalies),
+            "anomalies_by_reason": dg.MetadataValue.md(
+                reasons.rename_axis("reason").reset_index().to_markdown(index=False)
+                if len(reasons)
+                else "none"
+            ),
             "duplicate_events": tick.duplicate_events,
             "already_seen_events": tick.already_seen_events,
             "revenue_cents": int(closed["charge_cents"].sum()),
@@ -108,6 +127,16 @@ def closed_sessions(
     )
 
 
+def _charges_off_tariff(closed: pd.DataFrame, config: CarparkConfig) -> list[str]:
+    """Sessions whose charge differs from the scalar reference of their location's tariff."""
+    return [
+        row.session_id
+        for row in closed.itertuples(index=False)
+        if row.charge_cents
+        != config.tariff_for(row.location_id).charge_cents(row.entry_time, row.exit_time)
+    ]
+
+
 @dg.asset(kinds={"postgres"}, **_window_asset)
 def carpark_table(
     context: dg.AssetExecutionContext, closed_sessions: TickBatch, postgres: PostgresResource
@@ -115,12 +144,7 @@ def carpark_table(
     """Sessions, events and quarantined anomalies in PostgreSQL (`carpark.parking_sessions`,
     and the lab's view `public."CarPark"`), written in one transaction."""
     started = time.perf_counter()
-    counts = postgres.record_tick(
-        closed_sessions.events,
-        closed_sessions.sessions,
-        closed_sessions.anomalies,
-        source="simulator",
-    )
+    counts = postgres.record_tick(closed_sessions, source="simulator")
     context.log.info("stored tick in %.2fs: %s", time.perf_counter() - started, counts)
     return dg.MaterializeResult(
         metadata={

@@ -13,9 +13,13 @@ import dagster as dg
 
 from carpark_dagster import assets
 from carpark_dagster.automation import carpark_tick_job, every_five_minutes, first_tick_sensor
-from carpark_dagster.resources import ElasticsearchResource, PostgresResource
-from carpark_dagster.resources.simulator import GateSimulatorResource
-from carpark_dagster.resources.window_io import WindowPickleIOManager
+from carpark_dagster.resources import (
+    CarparkConfigResource,
+    ElasticsearchResource,
+    GateSimulatorResource,
+    PostgresResource,
+    WindowPickleIOManager,
+)
 
 
 def _env(name: str, default=None):
@@ -25,6 +29,16 @@ def _env(name: str, default=None):
 
 def _env_int(name: str, default: int):
     return dg.EnvVar.int(name) if os.environ.get(name) else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -47,9 +61,11 @@ def build_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOMa
             engine=os.environ.get("CARPARK_ES_ENGINE") or "auto",
         ),
         "window_io_manager": WindowPickleIOManager(),
+        "carpark_config": CarparkConfigResource(path=_env("CARPARK_CONFIG")),
         "gate_simulator": GateSimulatorResource(
             seed=_env_int("CARPARK_SIM_SEED", 8),
-            sessions_per_location_per_day=_env_int("CARPARK_SIM_SESSIONS_PER_DAY", 400),
+            volume_scale=_env_float("CARPARK_SIM_VOLUME_SCALE", 1.0),
+            dirty_share=_env_float("CARPARK_SIM_DIRTY_SHARE", 0.01),
         ),
     }
 

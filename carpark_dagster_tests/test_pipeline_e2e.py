@@ -7,9 +7,13 @@ import psycopg
 import pytest
 
 from carpark_dagster import assets
-from carpark_dagster.resources import ElasticsearchResource, PostgresResource
-from carpark_dagster.resources.simulator import GateSimulatorResource
-from carpark_dagster.resources.window_io import WindowPickleIOManager
+from carpark_dagster.resources import (
+    CarparkConfigResource,
+    ElasticsearchResource,
+    GateSimulatorResource,
+    PostgresResource,
+    WindowPickleIOManager,
+)
 
 # Two hours of Singapore morning traffic, then the next five minutes.
 FIRST_RANGE = ("2026-11-27-07:00", "2026-11-27-08:55")
@@ -35,7 +39,8 @@ def _resources(postgres, search, tmp_path):
     return {
         "postgres": postgres,
         "search": search,
-        "gate_simulator": GateSimulatorResource(seed=42, sessions_per_location_per_day=600),
+        "carpark_config": CarparkConfigResource(),
+        "gate_simulator": GateSimulatorResource(seed=42, volume_scale=1.5),
         "window_io_manager": WindowPickleIOManager(base_dir=str(tmp_path)),
     }
 

@@ -1,24 +1,33 @@
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from carpark_dagster.domain.config import parse_config
 from carpark_dagster.domain.sessions import (
     ENTRY_WHILE_PARKED,
     EXIT_BEFORE_ENTRY,
     EXIT_WITHOUT_ENTRY,
+    IN_THE_FUTURE,
     SESSION_COLUMNS,
+    TOO_LATE,
+    SessionState,
     close_sessions,
     price_sessions,
     session_id_for,
 )
-from carpark_dagster.domain.tariff import DEFAULT_TARIFF
-from carpark_dagster.domain.ticks import build_tick
+from carpark_dagster.domain.tariff import DEFAULT_TARIFF, hdb_eps
+from carpark_dagster.domain.ticks import MALFORMED_PLATE, UNKNOWN_LOCATION, build_tick
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+LATER = pd.Timestamp(T0 + timedelta(hours=18))  # "now" for most batches: everything is recent
 
 
 def events(*rows):
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         [
             {
                 "event_id": eid,
@@ -28,69 +37,274 @@ def events(*rows):
                 "event_time": T0 + timedelta(minutes=minute),
             }
             for eid, plate, loc, kind, minute in rows
+        ],
+        columns=["event_id", "plate", "location_id", "event_type", "event_time"],
+    )
+    frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True)
+    return frame
+
+
+class Store:
+    """What PostgreSQL keeps between ticks, reduced to what sessionisation reads and writes."""
+
+    def __init__(self):
+        self.sessions: dict[str, dict] = {}
+        self.pending = events()
+
+    def state(self, batch: pd.DataFrame, horizon: pd.Timestamp) -> SessionState:
+        keys = set(zip(batch["location_id"], batch["plate"], strict=True))
+        wanted = [
+            (loc, plate) in keys or t < horizon
+            for loc, plate, t in zip(
+                self.pending["location_id"],
+                self.pending["plate"],
+                self.pending["event_time"],
+                strict=True,
+            )
         ]
-    ).astype({"event_time": "datetime64[ns, UTC]"})
+        pending = self.pending.loc[np.array(wanted, dtype=bool)]
+        keys |= set(zip(pending["location_id"], pending["plate"], strict=True))
+        rows = [
+            s
+            for s in self.sessions.values()
+            if (s["location_id"], s["plate"]) in keys
+            and (pd.isna(s["exit_time"]) or s["exit_time"] >= horizon)
+        ]
+        frame = pd.DataFrame(rows, columns=SESSION_COLUMNS)
+        for c in ("entry_time", "exit_time"):
+            frame[c] = pd.to_datetime(frame[c], utc=True)
+        return SessionState(sessions=frame, pending=pending.reset_index(drop=True))
+
+    def apply(self, batch, state: SessionState) -> None:
+        for row in batch.sessions.to_dict(orient="records"):
+            self.sessions[row["session_id"]] = row
+        released = set(state.pending["event_id"])
+        kept = self.pending[~self.pending["event_id"].isin(released)]
+        self.pending = pd.concat([kept, batch.pending], ignore_index=True)
+
+    def tick(self, batch_events, as_of=LATER, lateness=timedelta(hours=24)):
+        state = self.state(batch_events, as_of - lateness)
+        batch = close_sessions(state, batch_events, as_of=as_of, lateness=lateness)
+        self.apply(batch, state)
+        return batch
+
+    def closed(self) -> dict[str, tuple]:
+        return {
+            sid: (s["entry_event_id"], s["exit_event_id"])
+            for sid, s in self.sessions.items()
+            if not pd.isna(s["exit_time"])
+        }
+
+    def open(self) -> set[str]:
+        return {sid for sid, s in self.sessions.items() if pd.isna(s["exit_time"])}
 
 
-NO_OPEN = pd.DataFrame(columns=SESSION_COLUMNS)
+def reasons(batch) -> dict[str, str]:
+    return dict(zip(batch.anomalies["event_id"], batch.anomalies["reason"], strict=True))
 
 
 def test_an_exit_closes_the_entry_of_the_same_plate_and_location():
-    batch = close_sessions(
-        NO_OPEN,
+    store = Store()
+    batch = store.tick(
         events(
             ("e1", "SAB1234A", "Park0", "entry", 0),
             ("e2", "SAB1234A", "Park1", "entry", 1),
             ("x1", "SAB1234A", "Park0", "exit", 45),
-        ),
+        )
     )
-    closed = batch.closed.set_index("session_id")
-    assert list(closed.index) == [session_id_for("e1")]
-    assert closed.loc[session_id_for("e1"), "exit_event_id"] == "x1"
-    assert list(batch.opened["session_id"]) == [session_id_for("e2")]
-    assert batch.anomalies.empty
+    assert store.closed() == {session_id_for("e1"): ("e1", "x1")}
+    assert store.open() == {session_id_for("e2")}
+    assert batch.anomalies.empty and batch.pending.empty
 
 
-def test_open_sessions_carry_over_from_an_earlier_tick():
-    first = close_sessions(NO_OPEN, events(("e1", "P1", "Park0", "entry", 0)))
-    second = close_sessions(first.opened, events(("x1", "P1", "Park0", "exit", 95)))
-    priced = price_sessions(second.sessions, DEFAULT_TARIFF)
+def test_the_latest_entry_before_the_exit_is_the_one_closed():
+    store = Store()
+    store.tick(
+        events(
+            ("e1", "P1", "Park0", "entry", 0),
+            ("x1", "P1", "Park0", "exit", 10),
+            ("e2", "P1", "Park0", "entry", 20),
+            ("x2", "P1", "Park0", "exit", 50),
+        )
+    )
+    assert store.closed() == {
+        session_id_for("e1"): ("e1", "x1"),
+        session_id_for("e2"): ("e2", "x2"),
+    }
+
+
+def test_open_sessions_carry_over_to_a_later_tick_and_are_priced_then():
+    store = Store()
+    store.tick(events(("e1", "P1", "Park0", "entry", 0)))
+    batch = store.tick(events(("x1", "P1", "Park0", "exit", 95)))
+    priced = price_sessions(batch.sessions, DEFAULT_TARIFF)
     assert priced["session_id"].tolist() == [session_id_for("e1")]
     assert priced["charge_cents"].tolist() == [240]  # 95 minutes: four started half hours
     assert priced["duration_seconds"].tolist() == [95 * 60]
 
 
-def test_events_in_any_order_within_a_batch_pair_by_time():
-    shuffled = events(
-        ("x1", "P1", "Park0", "exit", 30),
-        ("e1", "P1", "Park0", "entry", 0),
-    )
-    batch = close_sessions(NO_OPEN, shuffled)
-    assert batch.closed["session_id"].tolist() == [session_id_for("e1")]
+def test_an_exit_that_arrives_before_its_entry_waits_for_it():
+    store = Store()
+    first = store.tick(events(("x1", "P1", "Park0", "exit", 30)))
+    assert first.anomalies.empty
+    assert first.pending["event_id"].tolist() == ["x1"]
+    store.tick(events(("e1", "P1", "Park0", "entry", 0)))
+    assert store.closed() == {session_id_for("e1"): ("e1", "x1")}
+    assert store.pending.empty
 
 
-def test_anomalies_are_reported_with_reasons_and_never_dropped():
-    batch = close_sessions(
-        NO_OPEN,
-        events(
-            ("x0", "P9", "Park0", "exit", 1),  # nobody parked
-            ("e1", "P1", "Park0", "entry", 2),
-            ("e2", "P1", "Park0", "entry", 3),  # already parked
-        ),
-    )
-    reasons = dict(zip(batch.anomalies["event_id"], batch.anomalies["reason"], strict=True))
-    assert reasons["x0"] == EXIT_WITHOUT_ENTRY
-    assert reasons["e2"].startswith(ENTRY_WHILE_PARKED)
-    assert batch.opened["session_id"].tolist() == [session_id_for("e1")]
+def test_a_late_exit_corrects_a_session_closed_by_a_later_one():
+    store = Store()
+    store.tick(events(("e1", "P1", "Park0", "entry", 0), ("x2", "P1", "Park0", "exit", 50)))
+    assert store.closed() == {session_id_for("e1"): ("e1", "x2")}
+    # The real exit of the first stay and the second stay's entry arrive late.
+    store.tick(events(("x1", "P1", "Park0", "exit", 10), ("e2", "P1", "Park0", "entry", 20)))
+    assert store.closed() == {
+        session_id_for("e1"): ("e1", "x1"),
+        session_id_for("e2"): ("e2", "x2"),
+    }
+    assert store.pending.empty
+
+
+def test_a_second_entry_waits_then_becomes_an_anomaly_when_no_exit_comes():
+    store = Store()
+    store.tick(events(("e1", "P1", "Park0", "entry", 0)))
+    batch = store.tick(events(("e2", "P1", "Park0", "entry", 60)))
+    assert batch.anomalies.empty and batch.pending["event_id"].tolist() == ["e2"]
+    # A day later, nothing has explained it.
+    batch = store.tick(events(), as_of=LATER + timedelta(days=1))
+    assert reasons(batch) == {"e2": ENTRY_WHILE_PARKED}
+    assert store.open() == {session_id_for("e1")}
+
+
+def test_a_stored_open_session_wins_over_a_new_earlier_entry():
+    store = Store()
+    store.tick(events(("e2", "P1", "Park0", "entry", 60)))
+    batch = store.tick(events(("e1", "P1", "Park0", "entry", 0)))
+    assert batch.pending["event_id"].tolist() == ["e1"]
+    assert store.open() == {session_id_for("e2")}
+    # Its exit arrives: the early stay closes and the stored one stays open.
+    store.tick(events(("x1", "P1", "Park0", "exit", 30)))
+    assert store.closed() == {session_id_for("e1"): ("e1", "x1")}
+    assert store.open() == {session_id_for("e2")}
+
+
+def test_unpaired_exits_become_anomalies_after_the_lateness_window():
+    store = Store()
+    store.tick(events(("x0", "P9", "Park0", "exit", 1)))
+    store.tick(events(("e1", "P1", "Park0", "entry", 60), ("x1", "P1", "Park0", "exit", 30)))
+    batch = store.tick(events(), as_of=LATER + timedelta(days=1))
+    found = reasons(batch)
+    assert found["x0"] == EXIT_WITHOUT_ENTRY
+    assert found["x1"].startswith(EXIT_BEFORE_ENTRY)
+    assert store.pending.empty
     record = batch.anomalies.set_index("event_id").loc["x0", "record"]
     assert record["plate"] == "P9" and record["event_type"] == "exit"
 
 
-def test_an_exit_before_the_open_entry_is_an_anomaly():
-    open_now = close_sessions(NO_OPEN, events(("e1", "P1", "Park0", "entry", 60))).opened
-    batch = close_sessions(open_now, events(("x1", "P1", "Park0", "exit", 10)))
+def test_events_outside_the_lateness_window_or_from_the_future_are_set_aside():
+    store = Store()
+    batch = store.tick(
+        events(
+            ("old", "P1", "Park0", "entry", -2 * 24 * 60),
+            ("soon", "P1", "Park0", "entry", 19 * 60),
+        )
+    )
+    found = reasons(batch)
+    assert found["old"].startswith(TOO_LATE)
+    assert found["soon"] == IN_THE_FUTURE
     assert batch.sessions.empty
-    assert batch.anomalies["reason"].iloc[0].startswith(EXIT_BEFORE_ENTRY)
+
+
+def test_re_applying_the_same_events_changes_nothing():
+    store = Store()
+    batch_events = events(("e1", "P1", "Park0", "entry", 0), ("x1", "P1", "Park0", "exit", 40))
+    store.tick(batch_events)
+    again = close_sessions(store.state(batch_events, LATER - timedelta(hours=24)), events(), LATER)
+    assert again.sessions.empty
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@st.composite
+def stays_and_arrivals(draw):
+    """Non-overlapping stays of a few plates, and a random way their events arrive."""
+    rows = []
+    for p in range(draw(st.integers(1, 4))):
+        t = draw(st.integers(0, 60))
+        for s in range(draw(st.integers(1, 4))):
+            entry = t + draw(st.integers(0, 60))
+            exit_ = entry + draw(st.integers(0, 180))  # all within LATER, for any draw
+            rows.append((f"e{p}-{s}", f"P{p}", "Park0", "entry", entry))
+            rows.append((f"x{p}-{s}", f"P{p}", "Park0", "exit", exit_))
+            t = exit_ + 1
+    order = draw(st.permutations(range(len(rows))))
+    cuts = sorted(draw(st.lists(st.integers(0, len(rows)), max_size=5)))
+    return rows, [
+        [rows[i] for i in order[a:b]] for a, b in zip([0, *cuts], [*cuts, len(rows)], strict=True)
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(stays_and_arrivals())
+def test_sessions_do_not_depend_on_the_order_events_arrive_in(case):
+    rows, batches = case
+    store = Store()
+    for batch_rows in batches:
+        batch = store.tick(events(*batch_rows))
+        assert batch.anomalies.empty
+    expected = {
+        session_id_for(eid): (eid, "x" + eid[1:]) for eid, *_ in rows if eid.startswith("e")
+    }
+    assert store.closed() == expected
+    assert store.pending.empty and not store.open()
+
+
+def lost(row) -> bool:
+    """A fixed third of the entries, as if the entry gate had missed those cars."""
+    return row[3] == "entry" and sum(map(ord, row[0])) % 3 == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(stays_and_arrivals())
+def test_every_event_ends_in_a_session_a_waiting_list_or_quarantine(case):
+    _, batches = case
+    store = Store()
+    quarantined = []
+    for batch_rows in batches:
+        # Drop a random-looking share of entries: their exits must still be accounted for.
+        kept = [r for r in batch_rows if not lost(r)]
+        quarantined += store.tick(events(*kept)).anomalies["event_id"].tolist()
+    quarantined += (
+        store.tick(events(), as_of=LATER + timedelta(days=2)).anomalies["event_id"].tolist()
+    )
+    in_sessions = {e for pair in store.closed().values() for e in pair}
+    in_sessions |= {sid.removeprefix("ses-") for sid in store.open()}
+    sent = {r[0] for batch_rows in batches for r in batch_rows if not lost(r)}
+    assert sent == in_sessions | set(quarantined)
+    assert store.pending.empty
+
+
+# --------------------------------------------------------------------------- ticks
+
+CONFIG = parse_config(
+    {
+        "tariffs": {
+            "default": {"billing": "per_block", "block_minutes": 30, "rate_cents": 60},
+            "hdb_eps": {"preset": "hdb_eps"},
+        },
+        "locations": {
+            "Park0": {"tariff": "default", "capacity": 10, "sessions_per_day": 10},
+            "HDB1": {
+                "tariff": "hdb_eps",
+                "plate_rule": "sg",
+                "capacity": 10,
+                "sessions_per_day": 10,
+            },
+        },
+    }
+)
 
 
 def test_a_tick_drops_duplicates_and_events_seen_before():
@@ -101,8 +315,9 @@ def test_a_tick_drops_duplicates_and_events_seen_before():
             ("e0", "P0", "Park0", "entry", 0),
         ),
         already_seen={"e0"},
-        open_sessions=NO_OPEN,
-        tariff=DEFAULT_TARIFF,
+        state=SessionState.empty(),
+        config=CONFIG,
+        as_of=LATER,
     )
     assert tick.duplicate_events == 1
     assert tick.already_seen_events == 1
@@ -110,8 +325,57 @@ def test_a_tick_drops_duplicates_and_events_seen_before():
     assert tick.opened["session_id"].tolist() == [session_id_for("e1")]
 
 
+def test_a_tick_sets_aside_unknown_locations_and_plates_the_location_refuses():
+    tick = build_tick(
+        events(
+            ("a", "SBS3229P", "Nowhere", "entry", 0),
+            ("b", "SBS3229Q", "HDB1", "entry", 0),  # wrong checksum letter
+            ("c", "SBS3229P", "HDB1", "entry", 0),
+            ("d", "ABC 123", "Park0", "entry", 0),
+        ),
+        already_seen=set(),
+        state=SessionState.empty(),
+        config=CONFIG,
+        as_of=LATER,
+    )
+    found = dict(zip(tick.anomalies["event_id"], tick.anomalies["reason"], strict=True))
+    assert found["a"].startswith(UNKNOWN_LOCATION)
+    assert found["b"].startswith(MALFORMED_PLATE)
+    assert set(found) == {"a", "b"}
+    assert sorted(tick.opened["entry_event_id"]) == ["c", "d"]
+    assert len(tick.events) == 4  # every event is kept as received, anomalies included
+
+
+def test_each_location_is_priced_with_its_own_tariff():
+    tick = build_tick(
+        events(
+            ("e1", "P1", "Park0", "entry", 0),
+            ("x1", "P1", "Park0", "exit", 16),
+            ("e2", "SBS3229P", "HDB1", "entry", 0),
+            ("x2", "SBS3229P", "HDB1", "exit", 16),
+        ),
+        already_seen=set(),
+        state=SessionState.empty(),
+        config=CONFIG,
+        as_of=LATER,
+    )
+    charges = dict(zip(tick.closed["location_id"], tick.closed["charge_cents"], strict=True))
+    tariffs = dict(zip(tick.closed["location_id"], tick.closed["tariff"], strict=True))
+    assert charges == {"Park0": 60, "HDB1": 32}  # 16 minutes: one block; 16 minutes at 2 cents
+    assert tariffs == {"Park0": "default", "HDB1": "hdb_eps"}
+
+
 def test_open_sessions_are_unpriced():
-    batch = close_sessions(NO_OPEN, events(("e1", "P1", "Park0", "entry", 0)))
-    priced = price_sessions(batch.sessions, DEFAULT_TARIFF)
+    store = Store()
+    batch = store.tick(events(("e1", "P1", "Park0", "entry", 0)))
+    priced = price_sessions(batch.sessions, {"Park0": hdb_eps()})
     assert priced["charge_cents"].isna().all()
-    assert priced["tariff"].tolist() == ["default"]
+    assert priced["duration_seconds"].isna().all()
+    assert priced["tariff"].tolist() == ["hdb_eps"]
+
+
+def test_pricing_a_location_without_a_tariff_is_an_error():
+    store = Store()
+    batch = store.tick(events(("e1", "P1", "Park9", "entry", 0)))
+    with pytest.raises(KeyError, match="Park9"):
+        price_sessions(batch.sessions, {"Park0": DEFAULT_TARIFF})

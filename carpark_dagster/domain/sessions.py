@@ -1,19 +1,30 @@
 """Sessionisation: pair entries and exits into parking sessions, and price them.
 
 Rules:
-- An exit closes the open session of the same plate at the same location.
-- A session's id is derived from its entry event, so re-processing gives the same id.
-- Anomalies never raise and never vanish: they come back with a human-readable reason.
+- An exit closes the open entry of the same plate at the same location whose entry time is the
+  latest one before the exit. A session's id is derived from its entry event, so re-processing
+  gives the same id.
+- Events may arrive late and out of order, within a lateness window (24 h by default). Each
+  batch *replays* the recent history of the plates it touches — their stored open sessions,
+  their sessions closed within the window, the events still waiting — together with the new
+  events, in time order. A late event can therefore correct a session (a late exit shortens a
+  stay it belongs to), and the result does not depend on the order events arrived in.
+- An event that cannot be paired yet (an exit with no entry before it, or an entry while the
+  plate is parked) *waits* until the lateness window has passed; only then is it an anomaly.
+- Stored sessions win over new events: a new entry never displaces a stored one.
+- Anomalies never raise and never vanish: each comes back with the raw record and a reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
-from carpark_dagster.domain.events import ENTRY, EXIT
+from carpark_dagster.domain.events import ENTRY, EVENT_COLUMNS, EXIT
 from carpark_dagster.domain.tariff import Tariff
 
 SESSION_COLUMNS = [
@@ -26,26 +37,56 @@ SESSION_COLUMNS = [
     "exit_time",
 ]
 PRICED_COLUMNS = [*SESSION_COLUMNS, "duration_seconds", "charge_cents", "tariff"]
+PENDING_COLUMNS = EVENT_COLUMNS
 ANOMALY_COLUMNS = ["event_id", "reason", "record"]
 
 EXIT_WITHOUT_ENTRY = "exit without a matching entry"
-ENTRY_WHILE_PARKED = "entry for a plate already parked at this location"
 EXIT_BEFORE_ENTRY = "exit earlier than the open entry"
+ENTRY_WHILE_PARKED = "entry for a plate already parked at this location"
+TOO_LATE = "arrived later than the lateness window"
+IN_THE_FUTURE = "event time is in the future"
+FUTURE_TOLERANCE = timedelta(minutes=15)  # gate clocks drift a little
 
 
 def session_id_for(entry_event_id: str) -> str:
     return f"ses-{entry_event_id}"
 
 
-@dataclass(frozen=True)
-class SessionBatch:
-    """What one batch of events does to the sessions.
+def empty_sessions() -> pd.DataFrame:
+    return _with_times(pd.DataFrame(columns=SESSION_COLUMNS), "entry_time", "exit_time")
 
-    `sessions` holds every session the batch touched: closed ones (new or carried over from an
-    earlier tick) and newly opened ones that are still open.
+
+def empty_pending() -> pd.DataFrame:
+    return _with_times(pd.DataFrame(columns=PENDING_COLUMNS), "event_time")
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """What earlier ticks left that a batch may still change.
+
+    `sessions`: the stored sessions of the batch's plates that are open, or closed within the
+    lateness window. `pending`: events still waiting to be paired (PENDING_COLUMNS).
     """
 
     sessions: pd.DataFrame
+    pending: pd.DataFrame
+
+    @classmethod
+    def empty(cls) -> SessionState:
+        return cls(sessions=empty_sessions(), pending=empty_pending())
+
+
+@dataclass(frozen=True)
+class SessionBatch:
+    """What one batch of events does.
+
+    `sessions`: the sessions that are new or changed (closed, re-closed by a late exit, or
+    opened). `pending`: the events still waiting, replacing those of the state. `anomalies`:
+    events given up on, with reasons.
+    """
+
+    sessions: pd.DataFrame
+    pending: pd.DataFrame
     anomalies: pd.DataFrame
 
     @property
@@ -57,81 +98,199 @@ class SessionBatch:
         return self.sessions[self.sessions["exit_time"].isna()]
 
 
-def close_sessions(open_sessions: pd.DataFrame, events: pd.DataFrame) -> SessionBatch:
-    """Apply `events` (already de-duplicated) to the `open_sessions` carried from earlier ticks."""
-    ordered = events.assign(
-        _order=np.where(events["event_type"].to_numpy() == ENTRY, 0, 1)
-    ).sort_values(["location_id", "plate", "event_time", "_order", "event_id"], kind="stable")
-
-    parked: dict[tuple[str, str], dict] = {
-        (row.location_id, row.plate): row._asdict()
-        for row in open_sessions[SESSION_COLUMNS].itertuples(index=False)
-    }
-    touched: dict[str, dict] = {}
+def close_sessions(
+    state: SessionState,
+    events: pd.DataFrame,
+    as_of: pd.Timestamp,
+    lateness: timedelta = timedelta(hours=24),
+) -> SessionBatch:
+    """Apply `events` (de-duplicated, new) to `state`, as seen at time `as_of`."""
+    as_of = pd.Timestamp(as_of)
+    horizon = as_of - lateness
     anomalies: list[dict] = []
 
-    for event in ordered[
-        ["event_id", "plate", "location_id", "event_type", "event_time"]
-    ].itertuples(index=False):
-        key = (event.location_id, event.plate)
-        current = parked.get(key)
-        if event.event_type == ENTRY:
-            if current is not None:
-                anomalies.append(_anomaly(event, f"{ENTRY_WHILE_PARKED} ({current['session_id']})"))
-                continue
-            session = {
-                "session_id": session_id_for(event.event_id),
-                "plate": event.plate,
-                "location_id": event.location_id,
-                "entry_event_id": event.event_id,
-                "exit_event_id": None,
-                "entry_time": event.event_time,
-                "exit_time": pd.NaT,
-            }
-            parked[key] = session
-            touched[session["session_id"]] = session
-        elif event.event_type == EXIT:
-            if current is None:
-                anomalies.append(_anomaly(event, EXIT_WITHOUT_ENTRY))
-                continue
-            if event.event_time < current["entry_time"]:
-                anomalies.append(_anomaly(event, f"{EXIT_BEFORE_ENTRY} ({current['session_id']})"))
-                continue
-            closed = {**current, "exit_event_id": event.event_id, "exit_time": event.event_time}
-            del parked[key]
-            touched[closed["session_id"]] = closed
-        else:
-            anomalies.append(_anomaly(event, f"unknown event type {event.event_type!r}"))
+    too_late = (events["event_time"] < horizon).to_numpy()
+    in_future = (events["event_time"] > as_of + FUTURE_TOLERANCE).to_numpy()
+    for mask, reason in ((too_late, f"{TOO_LATE} ({lateness})"), (in_future, IN_THE_FUTURE)):
+        anomalies.extend(anomaly(e, reason) for e in events[mask].itertuples(index=False))
+    events = events[~(too_late | in_future)]
 
-    sessions = pd.DataFrame(list(touched.values()), columns=SESSION_COLUMNS)
-    for column in ("entry_time", "exit_time"):
-        sessions[column] = pd.to_datetime(sessions[column], utc=True)
+    stored = {row.session_id: row._asdict() for row in state.sessions.itertuples(index=False)}
+    result: dict[str, dict] = {}
+    pending: list[dict] = []
+    waiting: list = []
+    parked = None  # (open session, its entry item) of the current plate
+    key = None
+    for item in _timeline(state, events).itertuples(index=False):
+        if (item.location_id, item.plate) != key:
+            _settle(waiting, parked, horizon, anomalies, pending)
+            key, waiting, parked = (item.location_id, item.plate), [], None
+        if item.event_type == EXIT:
+            if parked is None:
+                waiting.append(item)
+            else:
+                session = parked[0]
+                result[session["session_id"]] = {
+                    **session,
+                    "exit_event_id": item.recorded_id,
+                    "exit_time": item.event_time,
+                }
+                parked = None
+        elif parked is None:
+            parked = _park(item, result)
+        elif item.stored and not parked[1].stored:
+            # A stored session wins: the new entry parked before it waits instead.
+            result.pop(parked[0]["session_id"], None)
+            waiting.append(parked[1])
+            parked = _park(item, result)
+        elif item.stored:  # two stored open sessions (imported data): both stay as they are
+            parked = _park(item, result)
+        else:
+            waiting.append(item)
+    _settle(waiting, parked, horizon, anomalies, pending)
+
+    changed = [s for sid, s in result.items() if _differs(s, stored.get(sid))]
+    sessions = pd.DataFrame(changed, columns=SESSION_COLUMNS)
     return SessionBatch(
-        sessions=sessions.reset_index(drop=True),
+        sessions=_with_times(sessions, "entry_time", "exit_time").reset_index(drop=True),
+        pending=_with_times(pd.DataFrame(pending, columns=PENDING_COLUMNS), "event_time"),
         anomalies=pd.DataFrame(anomalies, columns=ANOMALY_COLUMNS),
     )
 
 
-def price_sessions(sessions: pd.DataFrame, tariff: Tariff) -> pd.DataFrame:
-    """Add `duration_seconds`, `charge_cents` (integers; missing for open sessions) and `tariff`."""
-    priced = sessions.copy()
-    closed = priced["exit_time"].notna().to_numpy()
-    durations_ns = (
-        (priced.loc[closed, "exit_time"] - priced.loc[closed, "entry_time"])
-        .to_numpy(dtype="timedelta64[ns]")
-        .astype(np.int64)
+_ITEM_COLUMNS = [*EVENT_COLUMNS, "stored", "session_id", "recorded_id"]
+
+
+def _timeline(state: SessionState, events: pd.DataFrame) -> pd.DataFrame:
+    """Every item of the touched plates, per plate in time order (entries first on ties)."""
+    sessions = state.sessions
+    stored_entries = pd.DataFrame(
+        {
+            "event_id": sessions["entry_event_id"],
+            "plate": sessions["plate"],
+            "location_id": sessions["location_id"],
+            "event_type": ENTRY,
+            "event_time": sessions["entry_time"],
+            "stored": True,
+            "session_id": sessions["session_id"],
+            "recorded_id": sessions["entry_event_id"],
+        }
     )
-    duration_seconds = pd.array([pd.NA] * len(priced), dtype="Int64")
-    charge_cents = pd.array([pd.NA] * len(priced), dtype="Int64")
-    duration_seconds[closed] = durations_ns // 1_000_000_000
-    charge_cents[closed] = tariff.price(durations_ns)
-    priced["duration_seconds"] = duration_seconds
-    priced["charge_cents"] = charge_cents
-    priced["tariff"] = tariff.name
-    return priced[PRICED_COLUMNS]
+    closed = sessions[sessions["exit_time"].notna()]
+    stored_exits = pd.DataFrame(
+        {
+            # Imported sessions have no exit event: a stand-in id keeps the sort total.
+            "event_id": closed["exit_event_id"].fillna(closed["session_id"] + "-exit"),
+            "plate": closed["plate"],
+            "location_id": closed["location_id"],
+            "event_type": EXIT,
+            "event_time": closed["exit_time"],
+            "stored": True,
+            "session_id": None,
+            "recorded_id": closed["exit_event_id"],
+        }
+    )
+    waiting = state.pending.assign(stored=False, session_id=None)
+    waiting["recorded_id"] = waiting["event_id"]
+    new = events.assign(stored=False, session_id=None)
+    new["recorded_id"] = new["event_id"]
+    frames = [f[_ITEM_COLUMNS] for f in (stored_entries, stored_exits, waiting, new) if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=_ITEM_COLUMNS)
+    timeline = pd.concat(frames, ignore_index=True)
+    timeline["_order"] = np.where(timeline["event_type"].to_numpy() == ENTRY, 0, 1)
+    timeline = timeline.sort_values(
+        ["location_id", "plate", "event_time", "_order", "event_id"], kind="stable"
+    )
+    return timeline[_ITEM_COLUMNS]
 
 
-def _anomaly(event, reason: str) -> dict:
+def _park(item, result: dict[str, dict]) -> tuple[dict, object]:
+    session = {
+        "session_id": item.session_id or session_id_for(item.event_id),
+        "plate": item.plate,
+        "location_id": item.location_id,
+        "entry_event_id": item.event_id,
+        "exit_event_id": None,
+        "entry_time": item.event_time,
+        "exit_time": pd.NaT,
+    }
+    result[session["session_id"]] = session
+    return session, item
+
+
+def _differs(session: dict, stored: dict | None) -> bool:
+    if stored is None:
+        return True
+    same_exit = (pd.isna(session["exit_time"]) and pd.isna(stored["exit_time"])) or (
+        session["exit_time"] == stored["exit_time"]
+        and session["exit_event_id"] == stored["exit_event_id"]
+    )
+    return not same_exit
+
+
+def _settle(waiting: list, parked, horizon, anomalies: list, pending: list) -> None:
+    """Events still unpaired: past the lateness window they are anomalies, else they wait."""
+    for item in waiting:
+        if item.event_time >= horizon:
+            pending.append({c: getattr(item, c) for c in PENDING_COLUMNS})
+        elif item.event_type == ENTRY:
+            anomalies.append(anomaly(item, ENTRY_WHILE_PARKED))
+        elif parked is not None and parked[0]["entry_time"] > item.event_time:
+            anomalies.append(anomaly(item, f"{EXIT_BEFORE_ENTRY} ({parked[0]['session_id']})"))
+        else:
+            anomalies.append(anomaly(item, EXIT_WITHOUT_ENTRY))
+
+
+def price_sessions(sessions: pd.DataFrame, tariffs: Tariff | Mapping[str, Tariff]) -> pd.DataFrame:
+    """Add `duration_seconds`, `charge_cents` (integers; missing while open) and `tariff`.
+
+    `tariffs` is one tariff for every session, or one per location id.
+    """
+    priced = sessions.copy()
+    n = len(priced)
+    closed = priced["exit_time"].notna().to_numpy()
+    entry_ns = _epoch_ns(priced["entry_time"])
+    exit_ns = _epoch_ns(priced["exit_time"])
+    names = np.empty(n, dtype=object)
+    charges = np.zeros(n, dtype=np.int64)
+    locations = priced["location_id"].to_numpy()
+    for tariff, rows in _rows_by_tariff(locations, tariffs):
+        names[rows] = tariff.name
+        priceable = rows[closed[rows]]
+        charges[priceable] = tariff.price(entry_ns[priceable], exit_ns[priceable])
+    duration = pd.array((exit_ns - entry_ns) // 1_000_000_000, dtype="Int64")
+    charge = pd.array(charges, dtype="Int64")
+    duration[~closed] = pd.NA
+    charge[~closed] = pd.NA
+    priced["duration_seconds"] = duration
+    priced["charge_cents"] = charge
+    priced["tariff"] = names
+    return priced[[*PRICED_COLUMNS, *[c for c in priced.columns if c not in PRICED_COLUMNS]]]
+
+
+def _rows_by_tariff(locations: np.ndarray, tariffs: Tariff | Mapping[str, Tariff]):
+    if isinstance(tariffs, Tariff):
+        yield tariffs, np.arange(len(locations))
+        return
+    for location in pd.unique(locations):
+        if location not in tariffs:
+            raise KeyError(f"no tariff for location {location!r}")
+        yield tariffs[location], np.flatnonzero(locations == location)
+
+
+def _epoch_ns(times: pd.Series) -> np.ndarray:
+    values = pd.to_datetime(times, utc=True)
+    return values.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+
+
+def _with_times(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def anomaly(event, reason: str) -> dict:
     record = {
         "event_id": event.event_id,
         "plate": event.plate,

@@ -1,15 +1,27 @@
-"""A deterministic gate-event simulator.
+"""A deterministic, realistic gate-event simulator.
 
-Events are a pure function of (seed, window): each location's day of sessions is planned from
-(seed, local date, location), and a window emits the entries and exits of those plans that
-fall inside it. Re-simulating a window therefore yields identical events, which is what makes
-re-runs and backfills idempotent. Sessions that cross midnight come from earlier days' plans.
+Events are a pure function of (seed, window). Each location's day of traffic is *planned* from
+(seed, local date, location) — arrivals, stays, admission at the gate, plates, and a little
+dirty data — and a window emits the events of those plans that are *delivered* inside it.
+Re-simulating a window therefore yields byte-identical events, which is what makes re-runs and
+backfills idempotent. Stays that cross midnight come from the previous days' plans.
+
+Realism, per location:
+- occupancy never exceeds the capacity: arrivals that would overfill the carpark are turned
+  away. Each day keeps a reserve of spaces for cars staying overnight from the two previous
+  days, and admits at most half that reserve as overnight stays itself, so days never need
+  each other's plans to respect the capacity;
+- an hour-of-day arrival profile with morning and evening peaks (later and flatter at
+  weekends, with 70% of the weekday volume), many short stays, a long tail, a few overnight;
+- Singapore plates with valid checksums (vectorised), some foreign plates from Faker;
+- dirty data in a configurable share of sessions: lost entry reads (an exit with no entry),
+  duplicate deliveries of an event, and events delivered late (up to six hours).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -19,95 +31,243 @@ import pandas as pd
 from faker import Faker
 
 from carpark_dagster.domain.events import CARPARK_TIMEZONE, ENTRY, EVENT_COLUMNS, EXIT
+from carpark_dagster.domain.plates import sg_plates
 
 LOCAL_TZ = ZoneInfo(CARPARK_TIMEZONE)
-DEFAULT_LOCATIONS = tuple(f"Park{i}" for i in range(6))
-MAX_STAY = timedelta(hours=47)  # plans of the two previous days can still emit exits
-_DAY_SECONDS = 24 * 3600
+MAX_STAY = timedelta(hours=47)
+MAX_DELIVERY_DELAY = timedelta(hours=6)
+_NS = 1_000_000_000
+_MINUTE_NS = 60 * _NS
+_HOUR_NS = 3600 * _NS
+_DAY_NS = 24 * _HOUR_NS
+_FOREIGN_SHARE = 0.05
+_FOREIGN_POOL = 256
+
+
+@dataclass(frozen=True)
+class LocationTraffic:
+    location_id: str
+    capacity: int = 200
+    sessions_per_day: int = 400
+    plate_rule: str = "any"
+
+
+DEFAULT_TRAFFIC = tuple(LocationTraffic(f"Park{i}") for i in range(6))
 
 
 @dataclass(frozen=True)
 class SimulationConfig:
     seed: int = 8
-    locations: tuple[str, ...] = DEFAULT_LOCATIONS
-    sessions_per_location_per_day: int = 400
+    locations: tuple[LocationTraffic, ...] = field(default=DEFAULT_TRAFFIC)
+    volume_scale: float = 1.0  # multiplies every location's arrivals and capacity
+    dirty_share: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.volume_scale < 0:
+            raise ValueError("volume_scale must not be negative")
+        if not 0 <= self.dirty_share <= 1:
+            raise ValueError("dirty_share must be between 0 and 1")
 
 
 def simulate_window(config: SimulationConfig, start: datetime, end: datetime) -> pd.DataFrame:
-    """Gate events with `start <= event_time < end`, ordered by time then id."""
+    """Gate events delivered in `[start, end)`, in delivery order.
+
+    `event_time` is when the car passed the gate; a late event was delivered after it.
+    """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("simulation windows must be timezone-aware")
-    first_day = (start - MAX_STAY).astimezone(LOCAL_TZ).date()
-    last_day = end.astimezone(LOCAL_TZ).date()
+    if end <= start:
+        return _no_events()
     start_ns, end_ns = pd.Timestamp(start).value, pd.Timestamp(end).value
+    first_day = (start - MAX_STAY - MAX_DELIVERY_DELAY).astimezone(LOCAL_TZ).date()
+    last_day = end.astimezone(LOCAL_TZ).date()
 
     frames = []
-    day = first_day
-    while day <= last_day:
-        for location in config.locations:
-            plan = _day_plan(config.seed, day, location, config.sessions_per_location_per_day)
-            for kind, times in ((ENTRY, plan.entry_ns), (EXIT, plan.exit_ns)):
-                inside = (times >= start_ns) & (times < end_ns)
-                if inside.any():
-                    frames.append(
-                        pd.DataFrame(
-                            {
-                                "event_id": plan.event_ids(kind)[inside],
-                                "plate": plan.plates[inside],
-                                "location_id": location,
-                                "event_type": kind,
-                                "event_time": pd.to_datetime(times[inside], utc=True),
-                            }
-                        )
-                    )
-        day += timedelta(days=1)
+    for offset in range((last_day - first_day).days + 1):
+        day = first_day + timedelta(days=offset)
+        for traffic in config.locations:
+            plan = _day_plan(
+                config.seed, day, _scaled(traffic, config.volume_scale), config.dirty_share
+            )
+            frame = plan.delivered_between(start_ns, end_ns)
+            if len(frame):
+                frames.append(frame)
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in EVENT_COLUMNS}).astype(
-            {"event_time": "datetime64[ns, UTC]"}
-        )
+        return _no_events()
     events = pd.concat(frames, ignore_index=True)
-    return events.sort_values(["event_time", "event_id"], ignore_index=True)[EVENT_COLUMNS]
+    # Ties keep the (deterministic) order in which the plans were read.
+    order = np.argsort(events["_delivered"].to_numpy(), kind="stable")
+    events = events.take(order).reset_index(drop=True)
+    events["event_time"] = pd.to_datetime(events["event_time"], utc=True)
+    return events[EVENT_COLUMNS]
+
+
+def _scaled(traffic: LocationTraffic, scale: float) -> LocationTraffic:
+    """`scale` times the traffic in a carpark `scale` times as large."""
+    if scale == 1:
+        return traffic
+    return replace(
+        traffic,
+        capacity=round(traffic.capacity * scale),
+        sessions_per_day=round(traffic.sessions_per_day * scale),
+    )
+
+
+def _no_events() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in EVENT_COLUMNS}).astype(
+        {"event_time": "datetime64[ns, UTC]"}
+    )
 
 
 @dataclass(frozen=True)
 class _DayPlan:
+    """One location's admitted sessions for one local day, with how each event is delivered."""
+
     prefix: str
+    location_id: str
+    number: np.ndarray  # index of the session in the day's candidates: stable ids
     plates: np.ndarray
     entry_ns: np.ndarray
     exit_ns: np.ndarray
+    entry_lost: np.ndarray  # the entry gate missed the car: only its exit is seen
+    entry_delay_ns: np.ndarray
+    exit_delay_ns: np.ndarray
+    duplicate_entry_ns: np.ndarray  # delay of a second delivery of the entry; -1: none
+    duplicate_exit_ns: np.ndarray
 
-    def event_ids(self, kind: str) -> np.ndarray:
-        suffix = "in" if kind == ENTRY else "out"
-        return np.array([f"{self.prefix}-{i:06d}-{suffix}" for i in range(len(self.plates))])
+    def delivered_between(self, start_ns: int, end_ns: int) -> pd.DataFrame:
+        parts = []
+        for kind, times, delay, again in (
+            (ENTRY, self.entry_ns, self.entry_delay_ns, self.duplicate_entry_ns),
+            (EXIT, self.exit_ns, self.exit_delay_ns, self.duplicate_exit_ns),
+        ):
+            delivered = times + delay
+            sent = ~self.entry_lost if kind == ENTRY else np.ones(len(times), dtype=bool)
+            for when, mask in ((delivered, sent), (delivered + again, sent & (again >= 0))):
+                inside = mask & (when >= start_ns) & (when < end_ns)
+                if inside.any():
+                    parts.append(self._events(kind, np.flatnonzero(inside), times, when))
+        if not parts:
+            return pd.DataFrame(columns=[*EVENT_COLUMNS, "_delivered"])
+        return pd.concat(parts, ignore_index=True)
+
+    def _events(self, kind: str, rows: np.ndarray, times: np.ndarray, delivered: np.ndarray):
+        suffix = "-in" if kind == ENTRY else "-out"
+        numbers = np.strings.zfill(self.number[rows].astype("U7"), 7)
+        ids = np.strings.add(np.strings.add(self.prefix, numbers), suffix)
+        return pd.DataFrame(
+            {
+                "event_id": ids.astype(object),
+                "plate": self.plates[rows].astype(object),
+                "location_id": self.location_id,
+                "event_type": kind,
+                "event_time": times[rows],
+                "_delivered": delivered[rows],
+            }
+        )
 
 
-@lru_cache(maxsize=256)
-def _day_plan(seed: int, day: date, location: str, volume: int) -> _DayPlan:
-    rng = np.random.default_rng(_stable_seed(seed, day.isoformat(), location))
+@lru_cache(maxsize=512)
+def _day_plan(seed: int, day: date, traffic: LocationTraffic, dirty_share: float) -> _DayPlan:
+    rng = np.random.default_rng(_stable_seed(seed, day.isoformat(), traffic.location_id))
     weekend = day.weekday() >= 5
-    n = int(rng.poisson(volume * (0.7 if weekend else 1.0)))
+    n = int(rng.poisson(traffic.sessions_per_day * (0.7 if weekend else 1.0)))
+    midnight = pd.Timestamp(datetime.combine(day, datetime.min.time(), tzinfo=LOCAL_TZ)).value
 
-    # Arrivals: a morning and an evening peak over a steady daytime trickle.
-    which = rng.choice(3, size=n, p=[0.35, 0.35, 0.30])
+    arrivals = midnight + np.sort(_arrival_offsets_ns(rng, n, weekend))
+    stays = _stays_ns(rng, n, weekend)
+    departures = arrivals + stays
+    admitted = _admit(arrivals, departures, traffic.capacity, next_midnight=midnight + _DAY_NS)
+
+    number = np.flatnonzero(admitted)
+    entry_ns, exit_ns = arrivals[admitted], departures[admitted]
+    m = len(number)
+
+    plates = sg_plates(rng, m).astype("<U16")
+    if traffic.plate_rule == "any" and m:
+        foreign = rng.random(m) < _FOREIGN_SHARE
+        plates[foreign] = rng.choice(_foreign_plates(seed), size=int(foreign.sum()))
+
+    # Dirty data: a third each of lost entries, duplicate deliveries and late deliveries.
+    kind = rng.random(m)
+    third = dirty_share / 3
+    on_entry = rng.random(m) < 0.5
+    duplicate = (kind >= third) & (kind < 2 * third)
+    late = (kind >= 2 * third) & (kind < dirty_share)
+    again = rng.integers(0, 20 * _MINUTE_NS, m)
+    delay = rng.integers(5 * _MINUTE_NS, int(MAX_DELIVERY_DELAY.total_seconds()) * _NS, m)
+    none = np.full(m, -1, dtype=np.int64)
+    zero = np.zeros(m, dtype=np.int64)
+    return _DayPlan(
+        prefix=f"sim{seed}-{traffic.location_id}-{day:%Y%m%d}-",
+        location_id=traffic.location_id,
+        number=number,
+        plates=plates,
+        entry_ns=entry_ns,
+        exit_ns=exit_ns,
+        entry_lost=kind < third,
+        entry_delay_ns=np.where(late & on_entry, delay, zero),
+        exit_delay_ns=np.where(late & ~on_entry, delay, zero),
+        duplicate_entry_ns=np.where(duplicate & on_entry, again, none),
+        duplicate_exit_ns=np.where(duplicate & ~on_entry, again, none),
+    )
+
+
+def _arrival_offsets_ns(rng: np.random.Generator, n: int, weekend: bool) -> np.ndarray:
+    """Seconds after local midnight: two peaks over a steady daytime trickle."""
+    if weekend:
+        peaks, weights = ((11.0, 2.0), (19.0, 1.5)), [0.4, 0.3, 0.3]
+    else:
+        peaks, weights = ((8.5, 1.2), (18.5, 1.5)), [0.35, 0.35, 0.3]
+    which = rng.choice(3, size=n, p=weights)
     hours = np.where(
         which == 0,
-        rng.normal(8.5, 1.2, n),
-        np.where(which == 1, rng.normal(18.5, 1.5, n), rng.uniform(6.0, 23.0, n)),
+        rng.normal(*peaks[0], n),
+        np.where(which == 1, rng.normal(*peaks[1], n), rng.uniform(6.0, 23.0, n)),
     )
-    arrival_s = np.clip(hours * 3600, 0, _DAY_SECONDS - 1).astype(np.int64)
-    # Stays: many short ones, a long tail, a few overnight.
-    stay_s = np.clip(rng.lognormal(np.log(75 * 60), 0.9, n), 60, MAX_STAY.total_seconds())
-    stay_s = stay_s.astype(np.int64)
+    seconds = np.clip(hours * 3600, 0, 24 * 3600 - 1).astype(np.int64)
+    return seconds * _NS
 
-    midnight = pd.Timestamp(datetime.combine(day, datetime.min.time(), tzinfo=LOCAL_TZ)).value
-    entry_ns = midnight + arrival_s * 1_000_000_000
-    exit_ns = entry_ns + stay_s * 1_000_000_000
 
+def _stays_ns(rng: np.random.Generator, n: int, weekend: bool) -> np.ndarray:
+    """Many short stays, a long tail, a few overnight; whole seconds, at most MAX_STAY."""
+    median_minutes = 120 if weekend else 75
+    short = rng.lognormal(np.log(median_minutes * 60), 0.9, n)
+    long = rng.lognormal(np.log(10 * 3600), 0.6, n)
+    seconds = np.where(rng.random(n) < 0.04, long, short)
+    return np.clip(seconds, 60, MAX_STAY.total_seconds()).astype(np.int64) * _NS
+
+
+def _admit(
+    arrivals: np.ndarray, departures: np.ndarray, capacity: int, next_midnight: int
+) -> np.ndarray:
+    """Which arrivals (sorted by time) get in without the carpark ever overfilling."""
+    n = len(arrivals)
+    reserve = max(2, capacity // 10) if capacity else 0
+    # At most half the reserve of today's cars may stay past midnight (they use the reserve
+    # tomorrow and, for stays up to 47 h, the day after).
+    overnight = departures >= next_midnight
+    admitted = ~overnight | (np.cumsum(overnight) <= reserve // 2)
+    limit = capacity - reserve
+    if limit <= 0:
+        return np.zeros(n, dtype=bool)
+    while True:
+        rows = np.flatnonzero(admitted)
+        parked = np.arange(1, len(rows) + 1) - np.searchsorted(
+            np.sort(departures[rows]), arrivals[rows], side="right"
+        )
+        over = parked > limit
+        if not over.any():
+            return admitted
+        # Turned away at the gate; removing them can only lower later occupancy.
+        admitted[rows[over]] = False
+
+
+@lru_cache(maxsize=64)
+def _foreign_plates(seed: int) -> np.ndarray:
     faker = Faker("en_US")
-    faker.seed_instance(_stable_seed(seed, day.isoformat(), location, "plates"))
-    plates = np.array([faker.license_plate() for _ in range(n)], dtype=object)
-    prefix = f"sim{seed}-{location}-{day:%Y%m%d}"
-    return _DayPlan(prefix=prefix, plates=plates, entry_ns=entry_ns, exit_ns=exit_ns)
+    faker.seed_instance(_stable_seed(seed, "foreign-plates"))
+    return np.array([faker.license_plate() for _ in range(_FOREIGN_POOL)], dtype="<U16")
 
 
 def _stable_seed(*parts: object) -> int:

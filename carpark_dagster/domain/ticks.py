@@ -1,22 +1,37 @@
-"""One tick of the pipeline: from a window's gate events to what must be stored."""
+"""One tick of the pipeline: from a batch of gate events to everything that must be stored."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
+from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.events import drop_duplicate_events
-from carpark_dagster.domain.sessions import close_sessions, price_sessions
-from carpark_dagster.domain.tariff import Tariff
+from carpark_dagster.domain.plates import validate_plates
+from carpark_dagster.domain.sessions import (
+    ANOMALY_COLUMNS,
+    SessionState,
+    anomaly,
+    close_sessions,
+    price_sessions,
+)
+
+UNKNOWN_LOCATION = "unknown location"
+MALFORMED_PLATE = "malformed plate"
 
 
 @dataclass(frozen=True)
 class TickBatch:
-    """A tick's new events, the sessions they touched (priced) and the anomalies they raised."""
+    """A tick's new events, the sessions they created or changed (priced), the events still
+    waiting to be paired, and the anomalies set aside. `released_pending_ids` are the waiting
+    events the tick read; storing the tick replaces them with `pending`."""
 
     events: pd.DataFrame
     sessions: pd.DataFrame
+    pending: pd.DataFrame
+    released_pending_ids: list[str]
     anomalies: pd.DataFrame
     duplicate_events: int
     already_seen_events: int
@@ -33,17 +48,48 @@ class TickBatch:
 def build_tick(
     events: pd.DataFrame,
     already_seen: set[str],
-    open_sessions: pd.DataFrame,
-    tariff: Tariff,
+    state: SessionState,
+    config: CarparkConfig,
+    as_of: pd.Timestamp,
 ) -> TickBatch:
-    """De-duplicate, skip events an earlier tick stored, close sessions and price them."""
+    """De-duplicate, skip what an earlier tick stored, set aside events that break the
+    configuration, then close sessions and price them with each location's tariff."""
     unique, duplicates = drop_duplicate_events(events)
-    fresh = unique[~unique["event_id"].isin(already_seen)]
-    batch = close_sessions(open_sessions, fresh)
+    fresh = unique[~unique["event_id"].isin(already_seen)].reset_index(drop=True)
+    usable, rejected = _check_against_config(fresh, config)
+    batch = close_sessions(state, usable, as_of=as_of, lateness=config.lateness)
+    tariffs = {loc: location.tariff for loc, location in config.locations.items()}
     return TickBatch(
-        events=fresh.reset_index(drop=True),
-        sessions=price_sessions(batch.sessions, tariff),
-        anomalies=batch.anomalies,
+        events=fresh,
+        sessions=price_sessions(batch.sessions, tariffs),
+        pending=batch.pending,
+        released_pending_ids=state.pending["event_id"].tolist(),
+        anomalies=pd.concat([rejected, batch.anomalies], ignore_index=True),
         duplicate_events=duplicates,
         already_seen_events=len(unique) - len(fresh),
     )
+
+
+def _check_against_config(
+    events: pd.DataFrame, config: CarparkConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Events at unknown locations, or with plates the location's rule refuses."""
+    reasons = np.full(len(events), None, dtype=object)
+    known = events["location_id"].isin(config.locations).to_numpy()
+    reasons[~known] = [f"{UNKNOWN_LOCATION} {loc!r}" for loc in events["location_id"][~known]]
+    for rule in {location.plate_rule for location in config.locations.values()}:
+        rule_locations = [k for k, v in config.locations.items() if v.plate_rule == rule]
+        rows = np.flatnonzero(known & events["location_id"].isin(rule_locations).to_numpy())
+        bad = rows[~validate_plates(events["plate"].to_numpy()[rows], rule)]
+        reasons[bad] = [f"{MALFORMED_PLATE} {p!r} (rule {rule!r})" for p in events["plate"][bad]]
+    rejected = reasons != None  # noqa: E711 - element-wise on an object array
+    anomalies = pd.DataFrame(
+        [
+            anomaly(e, r)
+            for e, r in zip(
+                events[rejected].itertuples(index=False), reasons[rejected], strict=True
+            )
+        ],
+        columns=ANOMALY_COLUMNS,
+    )
+    return events[~rejected].reset_index(drop=True), anomalies

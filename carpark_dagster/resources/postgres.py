@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import dagster as dg
@@ -20,7 +20,15 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field
 
-from carpark_dagster.domain.sessions import PRICED_COLUMNS, SESSION_COLUMNS
+from carpark_dagster.domain.config import CarparkConfig
+from carpark_dagster.domain.events import EVENT_COLUMNS
+from carpark_dagster.domain.sessions import (
+    PENDING_COLUMNS,
+    PRICED_COLUMNS,
+    SESSION_COLUMNS,
+    SessionState,
+)
+from carpark_dagster.domain.ticks import TickBatch
 from carpark_dagster.resources.migrations import apply_migrations, bundled_migrations
 
 log = logging.getLogger(__name__)
@@ -29,9 +37,22 @@ DEFAULT_DSN = "postgresql://carpark@127.0.0.1:55432/carpark"
 TICK_LOCK_ID = 0x0CA7_71C4
 
 SELECT_KNOWN_EVENT_IDS = "SELECT event_id FROM carpark.gate_events WHERE event_id = ANY(%s)"
-SELECT_OPEN_SESSIONS = f"""
-SELECT {", ".join(SESSION_COLUMNS)} FROM carpark.parking_sessions
-WHERE exit_time IS NULL AND location_id = ANY(%s)
+# The state a batch needs (reads grow with the batch, not the history): events still waiting
+# for the batch's plates or old enough to give up on, then the sessions of those plates that
+# late events may still change — open ones, and ones closed within the lateness window.
+SELECT_PENDING_EVENTS = """
+SELECT p.event_id, p.plate, p.location_id, p.event_type, p.event_time
+FROM carpark.pending_events p
+WHERE (p.location_id, p.plate) IN (
+        SELECT * FROM unnest(%(locations)s::text[], %(plates)s::text[]))
+   OR p.event_time < %(horizon)s
+"""
+SELECT_CHANGEABLE_SESSIONS = f"""
+SELECT {", ".join("s." + c for c in SESSION_COLUMNS)}
+FROM carpark.parking_sessions s
+JOIN unnest(%(locations)s::text[], %(plates)s::text[]) AS k(location_id, plate)
+  ON s.location_id = k.location_id AND s.plate = k.plate
+WHERE s.exit_time IS NULL OR s.exit_time >= %(horizon)s
 """
 # Staging tables take the columns' types, not their constraints: the merge checks those.
 CREATE_EVENT_STAGE = """
@@ -47,14 +68,16 @@ INSERT INTO carpark.gate_events (event_id, plate, location_id, event_type, event
 SELECT event_id, plate, location_id, event_type, event_time FROM stage_events
 ON CONFLICT (event_id) DO NOTHING
 """
+STORED_SESSION_COLUMNS = [*PRICED_COLUMNS, "source", "recorded_charge"]
+COPY_SESSIONS = f"COPY stage_sessions ({', '.join(STORED_SESSION_COLUMNS)}) FROM STDIN (FORMAT csv)"
 CREATE_SESSION_STAGE = f"""
 CREATE TEMP TABLE stage_sessions ON COMMIT DROP AS
-SELECT {", ".join(PRICED_COLUMNS)} FROM carpark.parking_sessions WITH NO DATA
+SELECT {", ".join(STORED_SESSION_COLUMNS)} FROM carpark.parking_sessions WITH NO DATA
 """
-COPY_SESSIONS = f"COPY stage_sessions ({', '.join(PRICED_COLUMNS)}) FROM STDIN (FORMAT csv)"
+# Source and recorded charge describe where a session began: an update never changes them.
 MERGE_SESSIONS = f"""
-INSERT INTO carpark.parking_sessions AS s ({", ".join(PRICED_COLUMNS)}, updated_at)
-SELECT {", ".join(PRICED_COLUMNS)}, %(updated_at)s FROM stage_sessions
+INSERT INTO carpark.parking_sessions AS s ({", ".join(STORED_SESSION_COLUMNS)}, updated_at)
+SELECT {", ".join(STORED_SESSION_COLUMNS)}, %(updated_at)s FROM stage_sessions
 ON CONFLICT (session_id) DO UPDATE SET
     exit_event_id    = EXCLUDED.exit_event_id,
     exit_time        = EXCLUDED.exit_time,
@@ -65,6 +88,22 @@ ON CONFLICT (session_id) DO UPDATE SET
 WHERE (s.exit_event_id, s.exit_time, s.charge_cents, s.tariff)
       IS DISTINCT FROM (EXCLUDED.exit_event_id, EXCLUDED.exit_time,
                         EXCLUDED.charge_cents, EXCLUDED.tariff)
+"""
+DELETE_PENDING_EVENTS = "DELETE FROM carpark.pending_events WHERE event_id = ANY(%s)"
+COPY_PENDING_EVENTS = (
+    "COPY carpark.pending_events (event_id, plate, location_id, event_type, event_time) "
+    "FROM STDIN (FORMAT csv)"
+)
+UPSERT_LOCATION = """
+INSERT INTO carpark.locations (location_id, name, tariff, tariff_spec, plate_rule, capacity)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (location_id) DO UPDATE SET
+    name = EXCLUDED.name, tariff = EXCLUDED.tariff, tariff_spec = EXCLUDED.tariff_spec,
+    plate_rule = EXCLUDED.plate_rule, capacity = EXCLUDED.capacity, updated_at = now()
+WHERE (carpark.locations.name, carpark.locations.tariff, carpark.locations.tariff_spec,
+       carpark.locations.plate_rule, carpark.locations.capacity)
+      IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.tariff, EXCLUDED.tariff_spec,
+                        EXCLUDED.plate_rule, EXCLUDED.capacity)
 """
 INSERT_QUARANTINE = """
 INSERT INTO carpark.quarantine (record_key, reason, source, record)
@@ -164,13 +203,26 @@ class PostgresResource(dg.ConfigurableResource):
         with self.connect() as conn:
             return {row[0] for row in conn.execute(SELECT_KNOWN_EVENT_IDS, (event_ids,))}
 
-    def open_sessions(self, location_ids: list[str]) -> pd.DataFrame:
+    def session_state(self, events: pd.DataFrame, horizon: datetime) -> SessionState:
+        """What earlier ticks left that this batch may change (see `SessionState`)."""
+        keys = events[["location_id", "plate"]].drop_duplicates()
+        params = {
+            "locations": keys["location_id"].tolist(),
+            "plates": keys["plate"].tolist(),
+            "horizon": horizon,
+        }
         with self.connect() as conn, conn.cursor() as cur:
-            cur.execute(SELECT_OPEN_SESSIONS, (location_ids,))
-            frame = pd.DataFrame(cur.fetchall(), columns=SESSION_COLUMNS)
+            cur.execute(SELECT_PENDING_EVENTS, params)
+            pending = pd.DataFrame(cur.fetchall(), columns=PENDING_COLUMNS)
+            keys = pd.concat([keys, pending[["location_id", "plate"]]]).drop_duplicates()
+            params["locations"] = keys["location_id"].tolist()
+            params["plates"] = keys["plate"].tolist()
+            cur.execute(SELECT_CHANGEABLE_SESSIONS, params)
+            sessions = pd.DataFrame(cur.fetchall(), columns=SESSION_COLUMNS)
         for column in ("entry_time", "exit_time"):
-            frame[column] = pd.to_datetime(frame[column], utc=True)
-        return frame
+            sessions[column] = pd.to_datetime(sessions[column], utc=True)
+        pending["event_time"] = pd.to_datetime(pending["event_time"], utc=True)
+        return SessionState(sessions=sessions, pending=pending)
 
     def changed_closed_sessions(self, after: tuple[datetime, str], limit: int) -> list[dict]:
         """Closed sessions changed after the keyset `(updated_at, session_id)`, in order."""
@@ -196,42 +248,54 @@ class PostgresResource(dg.ConfigurableResource):
 
     # ---------------------------------------------------------------- writes
 
-    def record_tick(
-        self,
-        events: pd.DataFrame,
-        sessions: pd.DataFrame,
-        anomalies: pd.DataFrame,
-        source: str,
-    ) -> TickCounts:
-        """Store a tick's events, sessions and anomalies: all of them or none."""
+    def record_tick(self, tick: TickBatch, source: str) -> TickCounts:
+        """Store a tick — events, sessions, waiting events, anomalies — all of it or none."""
+        sessions = tick.sessions.assign(source=source)
+        if "recorded_charge" not in sessions:
+            sessions["recorded_charge"] = None
         with self.connect() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (TICK_LOCK_ID,))
             # Taken after the lock, so timestamps grow in commit order.
             (updated_at,) = conn.execute("SELECT clock_timestamp()").fetchone()
             conn.execute(CREATE_EVENT_STAGE)
-            _copy_frame(
-                conn,
-                COPY_EVENTS,
-                events[["event_id", "plate", "location_id", "event_type", "event_time"]],
-            )
+            _copy_frame(conn, COPY_EVENTS, tick.events[EVENT_COLUMNS])
             events_stored = conn.execute(MERGE_EVENTS).rowcount
             conn.execute(CREATE_SESSION_STAGE)
-            _copy_frame(conn, COPY_SESSIONS, sessions[PRICED_COLUMNS])
+            _copy_frame(conn, COPY_SESSIONS, sessions[STORED_SESSION_COLUMNS])
             sessions_written = conn.execute(MERGE_SESSIONS, {"updated_at": updated_at}).rowcount
+            if tick.released_pending_ids:
+                conn.execute(DELETE_PENDING_EVENTS, (tick.released_pending_ids,))
+            _copy_frame(conn, COPY_PENDING_EVENTS, tick.pending[PENDING_COLUMNS])
             quarantined = 0
             with conn.cursor() as cur:
-                for row in anomalies.itertuples(index=False):
+                for row in tick.anomalies.itertuples(index=False):
                     cur.execute(
                         INSERT_QUARANTINE,
-                        (row.event_id, row.reason, source, json.dumps(row.record)),
+                        (row.event_id, row.reason, source, json.dumps(row.record, default=str)),
                     )
                     quarantined += cur.rowcount
         return TickCounts(
-            events_received=len(events),
+            events_received=len(tick.events),
             events_stored=events_stored,
             sessions_written=sessions_written,
             anomalies_quarantined=quarantined,
         )
+
+    def record_locations(self, config: CarparkConfig) -> None:
+        """Keep `carpark.locations` equal to the configuration in force."""
+        with self.connect() as conn, conn.cursor() as cur:
+            for loc in config.locations.values():
+                cur.execute(
+                    UPSERT_LOCATION,
+                    (
+                        loc.location_id,
+                        loc.name,
+                        loc.tariff.name,
+                        json.dumps(asdict(loc.tariff), default=str),
+                        loc.plate_rule,
+                        loc.capacity,
+                    ),
+                )
 
     def set_watermark(self, consumer: str, mark: tuple[datetime, str]) -> None:
         with self.connect() as conn:

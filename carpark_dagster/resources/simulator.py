@@ -8,20 +8,39 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from carpark_dagster.domain.simulator import DEFAULT_LOCATIONS, SimulationConfig, simulate_window
+from carpark_dagster.domain.config import CarparkConfig
+from carpark_dagster.domain.simulator import LocationTraffic, SimulationConfig, simulate_window
 
 
 class GateSimulatorResource(dg.ConfigurableResource):
-    """Simulated gates: the same (seed, window) always gives the same events."""
+    """Simulated gates at the configured locations: the same (seed, window) always gives the
+    same events. Capacity and arrivals per location come from the carpark configuration."""
 
     seed: int = Field(default=8, description="Changes every simulated car and time.")
-    sessions_per_location_per_day: int = Field(default=400, ge=0)
-    locations: list[str] = Field(default_factory=lambda: list(DEFAULT_LOCATIONS))
+    volume_scale: float = Field(
+        default=1.0, ge=0, description="Multiplies every location's arrivals and capacity."
+    )
+    dirty_share: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Share of sessions with a lost, late or repeated read.",
+    )
 
-    def events_between(self, start: datetime, end: datetime) -> pd.DataFrame:
-        config = SimulationConfig(
-            seed=self.seed,
-            locations=tuple(self.locations),
-            sessions_per_location_per_day=self.sessions_per_location_per_day,
+    def events_between(self, config: CarparkConfig, start: datetime, end: datetime) -> pd.DataFrame:
+        traffic = tuple(
+            LocationTraffic(
+                location_id=loc.location_id,
+                capacity=loc.capacity,
+                sessions_per_day=loc.sessions_per_day,
+                plate_rule=loc.plate_rule,
+            )
+            for loc in config.locations.values()
         )
-        return simulate_window(config, start, end)
+        simulation = SimulationConfig(
+            seed=self.seed,
+            locations=traffic,
+            volume_scale=self.volume_scale,
+            dirty_share=self.dirty_share,
+        )
+        return simulate_window(simulation, start, end)
