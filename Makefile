@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up down status run test lint fmt clean
+.PHONY: install up down status run test lint fmt clean bench-domain
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -29,6 +29,9 @@ run: install up  ## services up, then Dagster on 127.0.0.1:3000 with the schedul
 
 test: install  ## lint + the whole test suite against real services (started and stopped here)
 	@ops/test.sh
+
+bench-domain: install  ## simulation, sessionisation and pricing throughput
+	$(VENV)/bin/python bench/bench_domain.py
 
 lint: install
 	$(VENV)/bin/ruff format --check .

@@ -183,10 +183,11 @@ class PostgresResource(dg.ConfigurableResource):
                 application_name="carpark_dagster",
             )
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            reason = " ".join(line.strip() for line in str(exc).splitlines()) or repr(exc)
+            reason = reason.removeprefix("connection failed: ")
             raise PostgresUnavailable(
-                f"cannot connect to PostgreSQL at {self.describe()}: {reason}. "
-                "Is it running (make up) and is CARPARK_POSTGRES_DSN right?"
+                f"cannot connect to PostgreSQL at {self.describe()} ({reason}); "
+                "is it running (make up), and is CARPARK_POSTGRES_DSN right?"
             ) from None
         with conn:
             yield conn

@@ -1,0 +1,79 @@
+"""Resources configured from environment variables (documented in .env.example).
+
+Where a variable is unset, the local default that `make up` provides applies. Inside Dagster,
+secrets are passed as `dg.EnvVar`, so their values never show in the UI; command-line tools
+ask for plain values instead (`resolve=True`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from carpark_dagster.resources import (
+    CarparkConfigResource,
+    ElasticsearchResource,
+    GateSimulatorResource,
+    PostgresResource,
+    WindowPickleIOManager,
+)
+
+_resolve = False
+
+
+def _env(name: str, default=None):
+    """`dg.EnvVar(name)` (or, resolved, its value) when the variable is set, else `default`."""
+    if not os.environ.get(name):
+        return default
+    return os.environ[name] if _resolve else dg.EnvVar(name)
+
+
+def _env_int(name: str, default: int):
+    if not os.environ.get(name):
+        return default
+    return int(os.environ[name]) if _resolve else dg.EnvVar.int(name)
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def build_resources(
+    resolve: bool = False,
+) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
+    """Every resource; `resolve=True` reads the variables now (for tools outside Dagster)."""
+    global _resolve
+    _resolve = resolve
+    return {
+        "postgres": PostgresResource(dsn=_env("CARPARK_POSTGRES_DSN", PostgresResource().dsn)),
+        "search": ElasticsearchResource(
+            url=_env("CARPARK_ES_URL", ElasticsearchResource().url),
+            username=_env("CARPARK_ES_USERNAME"),
+            password=_env("CARPARK_ES_PASSWORD"),
+            api_key=_env("CARPARK_ES_API_KEY"),
+            ca_certs=_env("CARPARK_ES_CA_CERTS"),
+            verify_certs=_flag("CARPARK_ES_VERIFY_CERTS", True),
+            engine=os.environ.get("CARPARK_ES_ENGINE") or "auto",
+        ),
+        "window_io_manager": WindowPickleIOManager(),
+        "carpark_config": CarparkConfigResource(path=_env("CARPARK_CONFIG")),
+        "gate_simulator": GateSimulatorResource(
+            seed=_env_int("CARPARK_SIM_SEED", 8),
+            volume_scale=_env_float("CARPARK_SIM_VOLUME_SCALE", 1.0),
+            dirty_share=_env_float("CARPARK_SIM_DIRTY_SHARE", 0.01),
+        ),
+    }
