@@ -182,10 +182,10 @@ def es_index(
     with search.session_index() as index:
         index.ensure()
         while True:
-            page = postgres.changed_closed_sessions(mark, SYNC_PAGE_SIZE)
+            page = postgres.changed_sessions(mark, SYNC_PAGE_SIZE)
             if not page:
                 break
-            outcome = index.index_sessions(page)
+            outcome = index.index_sessions(s for s in page if s["exit_time"] is not None)
             indexed += outcome.indexed
             failed_ids = {f["id"] for f in outcome.failures}
             acknowledged = _acknowledged_prefix(page, failed_ids)

@@ -110,12 +110,12 @@ INSERT INTO carpark.quarantine (record_key, reason, source, record)
 VALUES (%s, %s, %s, %s)
 ON CONFLICT (record_key, reason) DO NOTHING
 """
-SELECT_CHANGED_CLOSED_SESSIONS = """
+# Keyset pagination: rows with equal `updated_at` are ordered by id, so none is skipped.
+SELECT_CHANGED_SESSIONS = """
 SELECT session_id, plate, location_id, entry_time, exit_time, duration_seconds,
        charge_cents, tariff, updated_at
 FROM carpark.parking_sessions
 WHERE (updated_at, session_id) > (%(updated_at)s, %(session_id)s)
-  AND exit_time IS NOT NULL
 ORDER BY updated_at, session_id
 LIMIT %(limit)s
 """
@@ -225,11 +225,13 @@ class PostgresResource(dg.ConfigurableResource):
         pending["event_time"] = pd.to_datetime(pending["event_time"], utc=True)
         return SessionState(sessions=sessions, pending=pending)
 
-    def changed_closed_sessions(self, after: tuple[datetime, str], limit: int) -> list[dict]:
-        """Closed sessions changed after the keyset `(updated_at, session_id)`, in order."""
+    def changed_sessions(self, after: tuple[datetime, str], limit: int) -> list[dict]:
+        """Sessions (open or closed) changed after the keyset `(updated_at, session_id)`, in
+        keyset order, at most `limit`. A closed session can become open again when a late
+        exit moves its exit to another stay."""
         with self.connect() as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
             cur.execute(
-                SELECT_CHANGED_CLOSED_SESSIONS,
+                SELECT_CHANGED_SESSIONS,
                 {"updated_at": after[0], "session_id": after[1], "limit": limit},
             )
             return cur.fetchall()
