@@ -1,19 +1,221 @@
+"""PostgreSQL as the system of record, against the real server."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import psycopg
 import pytest
 
-from carpark_dagster.resources.migrations import apply_migrations, bundled_migrations
-from carpark_dagster.resources.postgres import EPOCH_WATERMARK
+from carpark_dagster.domain.sessions import empty_pending, price_sessions
+from carpark_dagster.domain.tariff import DEFAULT_TARIFF
+from carpark_dagster.domain.ticks import TickBatch
+from carpark_dagster.resources import PostgresResource
+from carpark_dagster.resources.migrations import (
+    DestructiveMigration,
+    Migration,
+    apply_migrations,
+    bundled_migrations,
+)
+from carpark_dagster.resources.postgres import EPOCH_WATERMARK, PostgresUnavailable
+
+pytestmark = pytest.mark.services
+T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+EVENT_COLUMNS = ["event_id", "plate", "location_id", "event_type", "event_time"]
 
 
-@pytest.mark.services
+def tick_of(sessions: list[tuple], events: list[tuple] = ()) -> TickBatch:
+    """A tick from (session id, entry minute, exit minute or None) triples."""
+    frame = pd.DataFrame(
+        [
+            {
+                "session_id": sid,
+                "plate": f"P-{sid}",
+                "location_id": "Park0",
+                "entry_event_id": f"{sid}-in",
+                "exit_event_id": None if exit_ is None else f"{sid}-out",
+                "entry_time": T0 + timedelta(minutes=entry),
+                "exit_time": None if exit_ is None else T0 + timedelta(minutes=exit_),
+            }
+            for sid, entry, exit_ in sessions
+        ]
+    )
+    for c in ("entry_time", "exit_time"):
+        frame[c] = pd.to_datetime(frame[c], utc=True)
+    event_frame = pd.DataFrame(list(events), columns=EVENT_COLUMNS)
+    event_frame["event_time"] = pd.to_datetime(event_frame["event_time"], utc=True)
+    return TickBatch(
+        events=event_frame,
+        sessions=price_sessions(frame, DEFAULT_TARIFF),
+        pending=empty_pending(),
+        released_pending_ids=[],
+        anomalies=pd.DataFrame(columns=["event_id", "reason", "record"]),
+        duplicate_events=0,
+        already_seen_events=0,
+    )
+
+
+def rows(postgres, sql, *params):
+    with postgres.connect() as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+# --------------------------------------------------------------------------- migrations
+
+
 def test_migrations_apply_once(postgres):
     with postgres.connect() as conn:
         assert apply_migrations(conn, bundled_migrations()) == []
-        versions = [
-            r[0] for r in conn.execute("SELECT version FROM public.carpark_schema_migrations")
+    versions = rows(postgres, "SELECT version FROM public.carpark_schema_migrations ORDER BY 1")
+    assert [v for (v,) in versions] == [m.version for m in bundled_migrations()]
+
+
+def test_a_migration_that_destroys_data_needs_an_explicit_flag(postgres):
+    drop = Migration("9999_drop_quarantine", "DROP TABLE carpark.quarantine;")
+    harmless = Migration("9998_comment", "-- DROP TABLE is only mentioned here\\nSELECT 1;")
+    assert drop.destroys_data and not harmless.destroys_data
+    with postgres.connect() as conn:
+        with pytest.raises(DestructiveMigration, match="--allow-drop"):
+            apply_migrations(conn, [*bundled_migrations(), harmless, drop])
+        # Nothing of the batch was applied, not even the harmless one.
+        assert rows(postgres, "SELECT to_regclass('carpark.quarantine') IS NOT NULL") == [(True,)]
+        assert apply_migrations(conn, [harmless, drop], allow_drop=True) == [
+            "9998_comment",
+            "9999_drop_quarantine",
         ]
-    assert versions == [m.version for m in bundled_migrations()]
+    assert rows(postgres, "SELECT to_regclass('carpark.quarantine') IS NULL") == [(True,)]
 
 
-@pytest.mark.services
+def test_the_read_only_role_can_read_but_not_write(postgres, postgres_dsn):
+    analyst = f"analyst_{uuid.uuid4().hex[:8]}"
+    with postgres.connect() as conn:
+        conn.execute(f"CREATE ROLE {analyst} LOGIN IN ROLE carpark_reader")
+    try:
+        postgres.record_tick(tick_of([("s1", 0, 40)]), source="test")
+        as_reader = psycopg.conninfo.make_conninfo(postgres_dsn, user=analyst)
+        with psycopg.connect(as_reader, autocommit=True) as conn:
+            assert conn.execute('SELECT count(*) FROM public."CarPark"').fetchone() == (1,)
+            assert conn.execute("SELECT count(*) FROM carpark.quarantine").fetchone() == (0,)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("DELETE FROM carpark.parking_sessions")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("UPDATE carpark.sync_watermarks SET session_id = 'x'")
+    finally:
+        with postgres.connect() as conn:
+            conn.execute(f"DROP ROLE {analyst}")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def test_reloading_a_tick_changes_nothing(postgres):
+    tick = tick_of(
+        [("s1", 0, 40), ("s2", 5, None)],
+        events=[("s1-in", "P-s1", "Park0", "entry", T0), ("s2-in", "P-s2", "Park0", "entry", T0)],
+    )
+    first = postgres.record_tick(tick, source="test")
+    before = rows(postgres, "SELECT * FROM carpark.parking_sessions ORDER BY session_id")
+    again = postgres.record_tick(tick, source="test")
+    assert (first.sessions_written, first.events_stored) == (2, 2)
+    assert (again.sessions_written, again.events_stored) == (0, 0)
+    assert rows(postgres, "SELECT * FROM carpark.parking_sessions ORDER BY session_id") == before
+
+
+def test_a_late_correction_updates_the_row_and_its_updated_at(postgres):
+    postgres.record_tick(tick_of([("s1", 0, None)]), source="test")
+    [(opened_at,)] = rows(postgres, "SELECT updated_at FROM carpark.parking_sessions")
+    postgres.record_tick(tick_of([("s1", 0, 95)]), source="test")
+    [(exit_time, charge, updated_at)] = rows(
+        postgres, "SELECT exit_time, charge_cents, updated_at FROM carpark.parking_sessions"
+    )
+    assert exit_time == T0 + timedelta(minutes=95)
+    assert charge == 240
+    assert updated_at > opened_at
+
+
+def test_a_tick_killed_between_copy_and_commit_leaves_nothing(postgres, postgres_dsn, tmp_path):
+    marker = tmp_path / "copied"
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        import carpark_dagster.resources.postgres as pg
+        from carpark_dagster_tests.test_postgres import tick_of
+
+        real_copy = pg._copy_frame
+        def copy_then_wait(conn, statement, frame):
+            real_copy(conn, statement, frame)
+            if "stage_sessions" in statement:
+                Path({str(marker)!r}).write_text("copied")
+                time.sleep(60)
+
+        pg._copy_frame = copy_then_wait
+        resource = pg.PostgresResource(dsn={postgres_dsn!r})
+        resource.record_tick(tick_of([("s1", 0, 40), ("s2", 0, 50)]), source="crash")
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=os.getcwd())
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert child.poll() is None, "the loading process ended before its COPY"
+            assert time.monotonic() < deadline, "the loading process never reached its COPY"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert rows(postgres, "SELECT count(*) FROM carpark.parking_sessions") == [(0,)]
+    # The server noticed the dead client; the next tick is not blocked by its lock.
+    counts = postgres.record_tick(tick_of([("s1", 0, 40)]), source="after-crash")
+    assert counts.sessions_written == 1
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def test_keyset_pages_never_skip_rows_with_equal_timestamps(postgres):
+    # One tick writes every row with the same updated_at.
+    postgres.record_tick(tick_of([(f"s{i:03d}", 0, 40 + i) for i in range(25)]), source="test")
+    seen, mark, pages = [], EPOCH_WATERMARK, 0
+    while page := postgres.changed_sessions(mark, limit=7):
+        pages += 1
+        seen += [row["session_id"] for row in page]
+        mark = (page[-1]["updated_at"], page[-1]["session_id"])
+    assert pages == 4
+    assert seen == [f"s{i:03d}" for i in range(25)]
+    assert (
+        len({r[0] for r in rows(postgres, "SELECT updated_at FROM carpark.parking_sessions")}) == 1
+    )
+
+
 def test_a_consumer_without_watermark_starts_at_the_beginning(postgres):
     assert postgres.watermark("nobody") == EPOCH_WATERMARK
+    postgres.set_watermark("nobody", (T0, "s9"))
+    assert postgres.watermark("nobody") == (T0, "s9")
+
+
+# --------------------------------------------------------------------------- connections
+
+
+def test_a_refused_login_is_named_without_the_password(postgres_dsn):
+    dsn = psycopg.conninfo.make_conninfo(postgres_dsn, user="nobody_here", password="s3cret-pw")
+    with pytest.raises(PostgresUnavailable) as caught:
+        PostgresResource(dsn=dsn).migrate()
+    message = str(caught.value)
+    assert "127.0.0.1:" in message and "/carpark_test_" in message
+    assert "nobody_here" in message  # the server's reason: the role does not exist
+    assert "s3cret-pw" not in message
+
+
+def test_statements_are_cut_off_at_the_timeout(postgres_dsn):
+    quick = PostgresResource(dsn=postgres_dsn, statement_timeout_ms=100)
+    with quick.connect() as conn, pytest.raises(psycopg.errors.QueryCanceled):
+        conn.execute("SELECT pg_sleep(2)")

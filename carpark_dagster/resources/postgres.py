@@ -18,7 +18,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.events import EVENT_COLUMNS
@@ -155,11 +155,26 @@ class TickCounts:
 
 
 class PostgresResource(dg.ConfigurableResource):
-    """Connection settings for the carpark database (from `CARPARK_POSTGRES_DSN`)."""
+    """The carpark database (from `CARPARK_POSTGRES_DSN`).
+
+    Inside a Dagster run the resource keeps one connection for the whole step; elsewhere each
+    `connect()` opens its own. Connections are in autocommit mode: work that must be atomic
+    runs in `conn.transaction()`.
+    """
 
     dsn: str = Field(default=DEFAULT_DSN, description="libpq connection string or URL.")
     statement_timeout_ms: int = Field(default=300_000, description="Per-statement limit.")
     connect_timeout_s: int = Field(default=10, description="Time to wait for a connection.")
+
+    _run_connection: psycopg.Connection | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_connection = self._open()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._run_connection is not None:
+            self._run_connection.close()
+            self._run_connection = None
 
     # ---------------------------------------------------------------- connections
 
@@ -175,9 +190,21 @@ class PostgresResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
+        shared = self._run_connection
+        if shared is not None and not shared.closed and not shared.broken:
+            yield shared
+            return
+        conn = self._open()
         try:
-            conn = psycopg.connect(
+            yield conn
+        finally:
+            conn.close()
+
+    def _open(self) -> psycopg.Connection:
+        try:
+            return psycopg.connect(
                 self.dsn,
+                autocommit=True,
                 connect_timeout=self.connect_timeout_s,
                 options=f"-c statement_timeout={self.statement_timeout_ms}",
                 application_name="carpark_dagster",
@@ -189,8 +216,6 @@ class PostgresResource(dg.ConfigurableResource):
                 f"cannot connect to PostgreSQL at {self.describe()} ({reason}); "
                 "is it running (make up), and is CARPARK_POSTGRES_DSN right?"
             ) from None
-        with conn:
-            yield conn
 
     def migrate(self) -> list[str]:
         with self.connect() as conn:
@@ -286,7 +311,7 @@ class PostgresResource(dg.ConfigurableResource):
 
     def record_locations(self, config: CarparkConfig) -> None:
         """Keep `carpark.locations` equal to the configuration in force."""
-        with self.connect() as conn, conn.cursor() as cur:
+        with self.connect() as conn, conn.transaction(), conn.cursor() as cur:
             for loc in config.locations.values():
                 cur.execute(
                     UPSERT_LOCATION,
@@ -305,7 +330,7 @@ class PostgresResource(dg.ConfigurableResource):
             conn.execute(UPSERT_WATERMARK, (consumer, mark[0], mark[1]))
 
     def record_location_earnings(self, computed_at: datetime, ranking: pd.DataFrame) -> None:
-        with self.connect() as conn, conn.cursor() as cur:
+        with self.connect() as conn, conn.transaction(), conn.cursor() as cur:
             cur.executemany(
                 INSERT_LOCATION_EARNINGS,
                 [
