@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up down status run test lint fmt clean bench-domain
+.PHONY: install up down status run test lint fmt clean bench-domain bench-postgres
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -32,6 +32,9 @@ test: install  ## lint + the whole test suite against real services (started and
 
 bench-domain: install  ## simulation, sessionisation and pricing throughput
 	$(VENV)/bin/python bench/bench_domain.py
+
+bench-postgres: install up  ## tick merge speed, history independence, incremental reads
+	$(VENV)/bin/python bench/bench_postgres.py
 
 lint: install
 	$(VENV)/bin/ruff format --check .

@@ -17,6 +17,8 @@ from datetime import datetime
 import dagster as dg
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, PrivateAttr
 
@@ -78,6 +80,7 @@ SELECT {", ".join(STORED_SESSION_COLUMNS)} FROM carpark.parking_sessions WITH NO
 MERGE_SESSIONS = f"""
 INSERT INTO carpark.parking_sessions AS s ({", ".join(STORED_SESSION_COLUMNS)}, updated_at)
 SELECT {", ".join(STORED_SESSION_COLUMNS)}, %(updated_at)s FROM stage_sessions
+ORDER BY session_id  -- index insertions in key order touch fewer pages
 ON CONFLICT (session_id) DO UPDATE SET
     exit_event_id    = EXCLUDED.exit_event_id,
     exit_time        = EXCLUDED.exit_time,
@@ -348,10 +351,15 @@ class PostgresResource(dg.ConfigurableResource):
 
 
 def _copy_frame(conn: psycopg.Connection, statement: str, frame: pd.DataFrame) -> None:
-    """COPY a frame as CSV: empty unquoted fields are NULLs, times ISO 8601 with offset."""
+    """COPY a frame as CSV: empty unquoted fields are NULLs, times ISO 8601 in UTC.
+
+    Arrow's CSV writer formats a frame several times faster than pandas' `to_csv`, whose
+    per-value strftime of timezone-aware times dominated the tick's time.
+    """
     if frame.empty:
         return
-    buffer = io.StringIO()
-    frame.to_csv(buffer, header=False, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
     with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.write(buffer.getvalue())
+        copy.write(buffer.getbuffer())
