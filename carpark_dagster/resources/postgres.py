@@ -257,7 +257,11 @@ class PostgresResource(dg.ConfigurableResource):
         """Sessions (open or closed) changed after the keyset `(updated_at, session_id)`, in
         keyset order, at most `limit`. A closed session can become open again when a late
         exit moves its exit to another stay."""
-        with self.connect() as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        with (
+            self.connect() as conn,
+            # Binary results: no text parsing of three timestamps per row.
+            conn.cursor(row_factory=psycopg.rows.dict_row, binary=True) as cur,
+        ):
             cur.execute(
                 SELECT_CHANGED_SESSIONS,
                 {"updated_at": after[0], "session_id": after[1], "limit": limit},
