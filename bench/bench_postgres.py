@@ -22,7 +22,7 @@ import pandas as pd
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from carpark_dagster.domain.sessions import empty_pending, price_sessions
+from carpark_dagster.domain.sessions import price_sessions
 from carpark_dagster.domain.tariff import DEFAULT_TARIFF
 from carpark_dagster.domain.ticks import TickBatch
 from carpark_dagster.resources.postgres import DEFAULT_DSN, PostgresResource
@@ -55,17 +55,7 @@ def new_sessions(prefix: str, n: int) -> TickBatch:
             "exit_time": entry + stay,
         }
     )
-    return TickBatch(
-        events=pd.DataFrame(
-            columns=["event_id", "plate", "location_id", "event_type", "event_time"]
-        ),
-        sessions=price_sessions(frame, DEFAULT_TARIFF),
-        pending=empty_pending(),
-        released_pending_ids=[],
-        anomalies=pd.DataFrame(columns=["event_id", "reason", "record"]),
-        duplicate_events=0,
-        already_seen_events=0,
-    )
+    return TickBatch.of_sessions(price_sessions(frame, DEFAULT_TARIFF))
 
 
 def timed(work) -> float:

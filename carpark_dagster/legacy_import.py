@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import pandas as pd
-
 from carpark_dagster.domain.config import CarparkConfig, ConfigError
 from carpark_dagster.domain.legacy import LegacyFormatError, parse_legacy_rows, read_legacy_csv
-from carpark_dagster.domain.sessions import ANOMALY_COLUMNS, empty_pending, price_sessions
+from carpark_dagster.domain.sessions import ANOMALY_COLUMNS, price_sessions
 from carpark_dagster.domain.ticks import TickBatch
 from carpark_dagster.resources.postgres import PostgresResource, PostgresUnavailable
 from carpark_dagster.settings import build_resources
@@ -76,17 +74,7 @@ def import_legacy_file(
     anomalies = rows.rejected.rename(columns={"record_key": "event_id"})[ANOMALY_COLUMNS]
     postgres.migrate()
     counts = postgres.record_tick(
-        TickBatch(
-            events=pd.DataFrame(
-                columns=["event_id", "plate", "location_id", "event_type", "event_time"]
-            ),
-            sessions=sessions,
-            pending=empty_pending(),
-            released_pending_ids=[],
-            anomalies=anomalies,
-            duplicate_events=0,
-            already_seen_events=0,
-        ),
+        TickBatch.of_sessions(sessions, anomalies),
         source=f"legacy:{path.name}",
     )
     return ImportSummary(

@@ -7,13 +7,14 @@ import sys
 import textwrap
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import psycopg
 import pytest
 
-from carpark_dagster.domain.sessions import empty_pending, price_sessions
+from carpark_dagster.domain.sessions import price_sessions
 from carpark_dagster.domain.tariff import DEFAULT_TARIFF
 from carpark_dagster.domain.ticks import TickBatch
 from carpark_dagster.resources import PostgresResource
@@ -50,15 +51,8 @@ def tick_of(sessions: list[tuple], events: list[tuple] = ()) -> TickBatch:
         frame[c] = pd.to_datetime(frame[c], utc=True)
     event_frame = pd.DataFrame(list(events), columns=EVENT_COLUMNS)
     event_frame["event_time"] = pd.to_datetime(event_frame["event_time"], utc=True)
-    return TickBatch(
-        events=event_frame,
-        sessions=price_sessions(frame, DEFAULT_TARIFF),
-        pending=empty_pending(),
-        released_pending_ids=[],
-        anomalies=pd.DataFrame(columns=["event_id", "reason", "record"]),
-        duplicate_events=0,
-        already_seen_events=0,
-    )
+    tick = TickBatch.of_sessions(price_sessions(frame, DEFAULT_TARIFF))
+    return replace(tick, events=event_frame)
 
 
 def rows(postgres, sql, *params):

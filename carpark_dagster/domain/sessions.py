@@ -91,11 +91,19 @@ class SessionBatch:
 
     @property
     def closed(self) -> pd.DataFrame:
-        return self.sessions[self.sessions["exit_time"].notna()]
+        return closed_only(self.sessions)
 
     @property
     def opened(self) -> pd.DataFrame:
-        return self.sessions[self.sessions["exit_time"].isna()]
+        return open_only(self.sessions)
+
+
+def closed_only(sessions: pd.DataFrame) -> pd.DataFrame:
+    return sessions[sessions["exit_time"].notna()]
+
+
+def open_only(sessions: pd.DataFrame) -> pd.DataFrame:
+    return sessions[sessions["exit_time"].isna()]
 
 
 def close_sessions(

@@ -8,13 +8,16 @@ import numpy as np
 import pandas as pd
 
 from carpark_dagster.domain.config import CarparkConfig
-from carpark_dagster.domain.events import drop_duplicate_events
+from carpark_dagster.domain.events import drop_duplicate_events, empty_events
 from carpark_dagster.domain.plates import validate_plates
 from carpark_dagster.domain.sessions import (
     ANOMALY_COLUMNS,
     SessionState,
     anomaly,
     close_sessions,
+    closed_only,
+    empty_pending,
+    open_only,
     price_sessions,
 )
 
@@ -38,11 +41,26 @@ class TickBatch:
 
     @property
     def closed(self) -> pd.DataFrame:
-        return self.sessions[self.sessions["exit_time"].notna()]
+        return closed_only(self.sessions)
 
     @property
     def opened(self) -> pd.DataFrame:
-        return self.sessions[self.sessions["exit_time"].isna()]
+        return open_only(self.sessions)
+
+    @classmethod
+    def of_sessions(
+        cls, sessions: pd.DataFrame, anomalies: pd.DataFrame | None = None
+    ) -> TickBatch:
+        """A batch that only writes sessions (and rejected records): imports, benchmarks."""
+        return cls(
+            events=empty_events(),
+            sessions=sessions,
+            pending=empty_pending(),
+            released_pending_ids=[],
+            anomalies=pd.DataFrame(columns=ANOMALY_COLUMNS) if anomalies is None else anomalies,
+            duplicate_events=0,
+            already_seen_events=0,
+        )
 
 
 def build_tick(
