@@ -19,8 +19,9 @@ DAG_DUMP = DATA / "lab_carpark_dump.csv"
 CONFIG = load_config()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _lab_files_are_there():
+@pytest.fixture(scope="module")
+def lab_files():
+    """The two sample files; their absence is a failure, not a skip."""
     if not NOTEBOOK_FILE.exists() or not DAG_DUMP.exists():
         pytest.fail(f"the lab's sample files are expected in {DATA} (the shared folder)")
 
@@ -29,7 +30,7 @@ def csv(text: str) -> io.BytesIO:
     return io.BytesIO(text.encode("utf-8"))
 
 
-def test_both_shapes_give_the_same_sessions_for_the_same_rows():
+def test_both_shapes_give_the_same_sessions_for_the_same_rows(lab_files):
     notebook = parse_legacy_rows(read_legacy_csv(NOTEBOOK_FILE))
     dump = parse_legacy_rows(read_legacy_csv(DAG_DUMP))
     assert dump.rows_read == 200
@@ -91,7 +92,7 @@ def test_files_of_another_shape_are_refused_with_a_clear_message():
 
 
 @pytest.mark.services
-def test_import_recomputes_charges_keeps_the_recorded_ones_and_is_idempotent(postgres):
+def test_import_recomputes_charges_keeps_the_recorded_ones_and_is_idempotent(postgres, lab_files):
     summary = import_legacy_file(NOTEBOOK_FILE, postgres, CONFIG)
     assert (summary.rows_read, summary.rows_rejected) == (406, 6)
     assert summary.sessions == summary.sessions_written == 400
@@ -123,7 +124,9 @@ def test_import_recomputes_charges_keeps_the_recorded_ones_and_is_idempotent(pos
 
 
 @pytest.mark.services
-def test_the_command_prints_a_summary_and_fails_cleanly(postgres_dsn, monkeypatch, capsys):
+def test_the_command_prints_a_summary_and_fails_cleanly(
+    postgres_dsn, monkeypatch, capsys, lab_files
+):
     monkeypatch.setenv("CARPARK_POSTGRES_DSN", postgres_dsn)
     assert main([str(DAG_DUMP)]) == 0
     out = capsys.readouterr().out
@@ -134,7 +137,7 @@ def test_the_command_prints_a_summary_and_fails_cleanly(postgres_dsn, monkeypatc
 
 
 @pytest.mark.services
-def test_the_dagster_job_imports_too(postgres):
+def test_the_dagster_job_imports_too(postgres, lab_files):
     result = import_legacy_csv.execute_in_process(
         run_config={"ops": {"import_legacy_files": {"config": {"paths": [str(DAG_DUMP)]}}}},
         resources={"postgres": postgres, "carpark_config": CarparkConfigResource()},
