@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up down status run test lint fmt clean bench-domain bench-postgres
+.PHONY: install up down status run test lint fmt clean bench-domain bench-postgres bench-search
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -35,6 +35,9 @@ bench-domain: install  ## simulation, sessionisation and pricing throughput
 
 bench-postgres: install up  ## tick merge speed, history independence, incremental reads
 	$(VENV)/bin/python bench/bench_postgres.py
+
+bench-search: install up  ## search sync documents/s at 100k and 1M sessions vs the raw bulk limit
+	$(VENV)/bin/python bench/bench_search.py
 
 lint: install
 	$(VENV)/bin/ruff format --check .

@@ -16,12 +16,19 @@ from carpark_dagster.resources import (
     GateSimulatorResource,
     PostgresResource,
 )
+from carpark_dagster.resources.engines import EngineError, redact
 from carpark_dagster.resources.search import top_average_charges
+from carpark_dagster.sync import (
+    SYNC_CONSUMER,
+    SyncInterrupted,
+    SyncOutcome,
+    format_watermark,
+    sync_changed_sessions,
+    totals_differences,
+)
 
 GROUP = "carpark"
 OWNERS = ["team:carpark-platform"]
-SYNC_CONSUMER = "es_index"
-SYNC_PAGE_SIZE = 5_000
 
 CHARGES_FOLLOW_TARIFF = "charges_follow_tariff"
 SEARCH_MATCHES_POSTGRES = "search_matches_postgres"
@@ -174,62 +181,73 @@ def carpark_table(
 def es_index(
     context: dg.AssetExecutionContext, postgres: PostgresResource, search: ElasticsearchResource
 ) -> dg.MaterializeResult:
-    """Closed sessions changed since the last sync, bulk-indexed into the `carpark-sessions`
-    alias with `_id` = session id; the watermark advances only past acknowledged documents."""
-    started = time.perf_counter()
-    mark = postgres.watermark(SYNC_CONSUMER)
-    indexed, failures = 0, []
-    with search.session_index() as index:
-        index.ensure()
-        while True:
-            page = postgres.changed_sessions(mark, SYNC_PAGE_SIZE)
-            if not page:
-                break
-            outcome = index.index_sessions(s for s in page if s["exit_time"] is not None)
-            indexed += outcome.indexed
-            failed_ids = {f["id"] for f in outcome.failures}
-            acknowledged = _acknowledged_prefix(page, failed_ids)
-            if acknowledged:
-                mark = (acknowledged[-1]["updated_at"], acknowledged[-1]["session_id"])
-                postgres.set_watermark(SYNC_CONSUMER, mark)
-            context.log.info(
-                "synced %d documents so far (%.1fs)", indexed, time.perf_counter() - started
+    """Sessions changed since the last sync, sent to the `carpark-sessions` alias (`_id` =
+    session id): closed ones indexed, re-opened ones deleted. The watermark in PostgreSQL
+    advances only past documents the engine acknowledged (see `carpark_dagster.sync`)."""
+    try:
+        with search.session_index() as index:
+            outcome = sync_changed_sessions(postgres, index, context.log, SYNC_CONSUMER)
+            if outcome.failures:
+                # After the watermark was committed for what was acknowledged.
+                raise _rejected(outcome)
+            index.refresh()
+            differences = totals_differences(
+                postgres.closed_totals_by_location(outcome.watermark), index.totals_by_location()
             )
-            failures = outcome.failures
-            if failures:
-                break
-        index.refresh()
-        search_totals = {t.location_id: t for t in index.totals_by_location()}
-        engine = index.engine.name
-
-    if failures:
-        raise dg.Failure(
-            description=f"{len(failures)} sessions were rejected by the search engine; "
-            "they are retried on the next tick",
-            metadata={"failures": dg.MetadataValue.json(failures[:50]), "indexed": indexed},
-        )
-    pg_totals = postgres.closed_totals_by_location(mark)
-    differences = [
-        row.location_id
-        for row in pg_totals.itertuples(index=False)
-        if (t := search_totals.pop(row.location_id, None)) is None
-        or (t.sessions, t.total_charge_cents) != (row.sessions, row.total_charge_cents)
-    ] + sorted(search_totals)
+            engine = index.engine.name
+    except EngineError as exc:
+        raise _engine_failed(exc, search) from None
     return dg.MaterializeResult(
         metadata={
-            "documents_indexed": indexed,
+            "documents_indexed": outcome.indexed,
+            "documents_deleted": outcome.deleted,
             "engine": engine,
-            "watermark": f"{mark[0].isoformat()} {mark[1]}",
-            "seconds": round(time.perf_counter() - started, 3),
+            "watermark": format_watermark(outcome.watermark),
+            "seconds": round(outcome.seconds, 3),
+            "documents_per_second": round(outcome.docs_per_second),
         },
         check_results=[
             dg.AssetCheckResult(
                 check_name=SEARCH_MATCHES_POSTGRES,
                 passed=not differences,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"locations_differing": ", ".join(differences) or "none"},
+                metadata={
+                    "locations_differing": ", ".join(d["location_id"] for d in differences)
+                    or "none",
+                    "differences": dg.MetadataValue.json(differences),
+                },
             )
         ],
+    )
+
+
+def _rejected(outcome: SyncOutcome) -> dg.Failure:
+    failures = outcome.failures
+    return dg.Failure(
+        description=f"the search engine rejected {len(failures)} sessions; the "
+        f"{outcome.sent} it acknowledged are committed, and the rejected ones are retried "
+        "from the watermark on the next tick",
+        metadata={
+            "rejected": len(failures),
+            "failures": dg.MetadataValue.json(failures[:50]),
+            "documents_indexed": outcome.indexed,
+            "documents_deleted": outcome.deleted,
+            "watermark": format_watermark(outcome.watermark),
+        },
+    )
+
+
+def _engine_failed(exc: EngineError, search: ElasticsearchResource) -> dg.Failure:
+    """The engine was unreachable or refused a request. PostgreSQL already holds the tick
+    (carpark_table committed); the next successful sync catches up from the watermark."""
+    metadata: dict = {"search_url": redact(search.url)}
+    if isinstance(exc, SyncInterrupted):
+        metadata["documents_indexed"] = exc.outcome.indexed
+        metadata["watermark"] = format_watermark(exc.outcome.watermark)
+    return dg.Failure(
+        description=f"search sync failed: {exc}. PostgreSQL is up to date; the next tick "
+        "catches the index up from the watermark.",
+        metadata=metadata,
     )
 
 
@@ -255,11 +273,3 @@ def location_earnings(
             else 0.0,
         }
     )
-
-
-def _acknowledged_prefix(page: list[dict], failed_ids: set[str]) -> list[dict]:
-    """The rows before the first failure: the watermark may move past those only."""
-    for i, row in enumerate(page):
-        if row["session_id"] in failed_ids:
-            return page[:i]
-    return page

@@ -18,6 +18,7 @@ from carpark_dagster.resources import (
     PostgresResource,
     WindowPickleIOManager,
 )
+from carpark_dagster.resources.search import LEGACY_ALIAS, SESSIONS_ALIAS
 
 _resolve = False
 
@@ -45,6 +46,14 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, not {value!r}") from None
 
 
+def _legacy_alias() -> str | None:
+    """The lab's alias; `none` turns it off."""
+    value = os.environ.get("CARPARK_ES_LEGACY_ALIAS")
+    if not value:
+        return LEGACY_ALIAS
+    return None if value.strip().lower() == "none" else value
+
+
 def _flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None or value == "":
@@ -68,6 +77,13 @@ def build_resources(
             ca_certs=_env("CARPARK_ES_CA_CERTS"),
             verify_certs=_flag("CARPARK_ES_VERIFY_CERTS", True),
             engine=os.environ.get("CARPARK_ES_ENGINE") or "auto",
+            request_timeout_s=_env_float("CARPARK_ES_TIMEOUT_S", 30.0),
+            max_retries=_env_int("CARPARK_ES_MAX_RETRIES", 3),
+            alias=_env("CARPARK_ES_ALIAS", SESSIONS_ALIAS),
+            legacy_alias=_legacy_alias(),
+            shards=_env_int("CARPARK_ES_SHARDS", 1),
+            replicas=_env_int("CARPARK_ES_REPLICAS", 0),
+            refresh_interval=_env("CARPARK_ES_REFRESH_INTERVAL", "5s"),
         ),
         "window_io_manager": WindowPickleIOManager(),
         "carpark_config": CarparkConfigResource(path=_env("CARPARK_CONFIG")),

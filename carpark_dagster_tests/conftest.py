@@ -15,6 +15,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from carpark_dagster.resources import ElasticsearchResource, PostgresResource
+from carpark_dagster.resources.engines import EngineError
 from carpark_dagster.resources.postgres import DEFAULT_DSN
 from carpark_dagster.resources.search import DEFAULT_URL
 
@@ -52,7 +53,11 @@ def search() -> Iterator[ElasticsearchResource]:
     yield resource
     with resource.session_index() as index:
         index.engine.request("DELETE", f"/{alias}-v*")
-        index.engine.request("DELETE", f"/_index_template/{alias}")
+        try:
+            index.engine.request("DELETE", f"/_index_template/{alias}")
+        except EngineError as exc:
+            if exc.status != 404:  # a test that never reached the engine made none
+                raise
 
 
 def database_of(dsn: str) -> str:

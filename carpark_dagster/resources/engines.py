@@ -40,11 +40,26 @@ class Engine:
 
     name: EngineName
 
-    def __init__(self, name: EngineName, client: Any, helpers: Any, settings: ConnectionSettings):
+    def __init__(
+        self,
+        name: EngineName,
+        client: Any,
+        helpers: Any,
+        settings: ConnectionSettings,
+        errors: tuple[type[Exception], ...],
+    ):
         self.name = name
         self.client = client
         self._helpers = helpers
         self._settings = settings
+        # The client's own exception classes: only those become EngineErrors, so a bug in the
+        # code that builds the actions is never reported as "the engine is unreachable".
+        self._errors = errors
+
+    @property
+    def url(self) -> str:
+        """The engine's URL without credentials, for messages."""
+        return redact(self._settings.url)
 
     def request(self, method: str, path: str, body: Any = None, params: dict | None = None) -> dict:
         try:
@@ -60,10 +75,13 @@ class Engine:
         except Exception as exc:  # both clients raise their own hierarchies
             raise _engine_error(exc, self._settings.url, f"{method} {path}") from None
 
-    def streaming_bulk(
-        self, actions: Iterable[dict], **options: Any
-    ) -> Iterator[tuple[bool, dict]]:
-        return self._helpers.streaming_bulk(self.client, actions, **options)
+    def streaming_bulk(self, actions: Iterable[Any], **options: Any) -> Iterator[tuple[bool, dict]]:
+        """The client's `helpers.streaming_bulk`; a failed request raises an EngineError naming
+        the URL. The results seen before the failure have already been yielded."""
+        try:
+            yield from self._helpers.streaming_bulk(self.client, actions, **options)
+        except self._errors as exc:
+            raise _engine_error(exc, self._settings.url, "POST /_bulk") from None
 
     def close(self) -> None:
         self.client.close()
@@ -106,7 +124,8 @@ def _elasticsearch(settings: ConnectionSettings) -> Engine:
     elif settings.username:
         options["basic_auth"] = (settings.username, settings.password or "")
     client = elasticsearch.Elasticsearch(settings.url, **options)
-    return Engine("elasticsearch", client, helpers, settings)
+    errors = (elasticsearch.ApiError, elasticsearch.TransportError)
+    return Engine("elasticsearch", client, helpers, settings, errors)
 
 
 def _opensearch(settings: ConnectionSettings) -> Engine:
@@ -127,7 +146,7 @@ def _opensearch(settings: ConnectionSettings) -> Engine:
     elif settings.username:
         options["http_auth"] = (settings.username, settings.password or "")
     client = opensearchpy.OpenSearch(hosts=[settings.url], **options)
-    return Engine("opensearch", client, helpers, settings)
+    return Engine("opensearch", client, helpers, settings, (opensearchpy.OpenSearchException,))
 
 
 def redact(url: str) -> str:

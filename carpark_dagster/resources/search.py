@@ -2,48 +2,90 @@
 
 One engine-neutral code path: the index template, aliases, bulk actions and aggregations below
 are the same JSON for both engines; `engines.py` holds the little that differs.
+
+Layout in the engine: an index template for `<alias>-v*`, versioned concrete indices
+(`<alias>-v1`, `-v2`, …) and the alias (plus the lab's `frompostgresql`) on exactly one of
+them. A rebuild loads the next version and moves both aliases in one atomic request.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from carpark_dagster.resources.engines import ConnectionSettings, Engine, EngineError, connect
+from carpark_dagster.resources.engines import (
+    ConnectionSettings,
+    Engine,
+    EngineError,
+    connect,
+    redact,
+)
 
 DEFAULT_URL = "http://127.0.0.1:9250"
 SESSIONS_ALIAS = "carpark-sessions"
 LEGACY_ALIAS = "frompostgresql"  # the lab's Kibana data view looked for this name
 MAX_LOCATIONS = 10_000
 
+# ISO 8601 only: a number in a date field would be a bug, not epoch milliseconds.
+_DATE = {"type": "date", "format": "strict_date_optional_time"}
 SESSION_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
         "session_id": {"type": "keyword"},
         "plate": {"type": "keyword"},
         "location_id": {"type": "keyword"},
-        "entry_time": {"type": "date"},
-        "exit_time": {"type": "date"},
+        "entry_time": _DATE,
+        "exit_time": _DATE,
         "duration_minutes": {"type": "integer"},
         "charge_cents": {"type": "long"},
         "charge": {"type": "scaled_float", "scaling_factor": 100},
         "tariff": {"type": "keyword"},
-        "updated_at": {"type": "date"},
+        "updated_at": _DATE,
     },
 }
+# Above the engines' built-in templates (100), so ours wins for `<alias>-v*`.
+TEMPLATE_PRIORITY = 200
+
+# Bulk requests: by count and by bytes, whichever fills first; 429s are retried with backoff.
+BULK_CHUNK_DOCS = 5_000
+BULK_CHUNK_BYTES = 10 * 1024 * 1024
+BULK_429_RETRIES = 5
+BULK_INITIAL_BACKOFF_S = 1
+BULK_MAX_BACKOFF_S = 30
+# Only what we read from each item comes back: about a quarter of the JSON to parse.
+BULK_FILTER_PATH = "items.*._id,items.*.status,items.*.error"
+
+# A bulk action as the two NDJSON lines the engine reads: the action line and the document
+# (None for a delete). Built once, as text, in the thread that reads PostgreSQL; the clients'
+# `streaming_bulk` takes such pairs from its `expand_action_callback` and sends them as they
+# are, instead of copying and JSON-encoding two dicts per document in the sending thread.
+BulkAction = tuple[str, str | None]
+
+# A JSON string literal, quotes included (the C encoder the json module itself uses).
+_json_str = json.encoder.encode_basestring
 
 
-@dataclass
-class BulkOutcome:
-    indexed: int = 0
-    failures: list[dict] = field(default_factory=list)
+class BulkItem(NamedTuple):
+    """The engine's answer for one action. (A tuple: one is made per document sent.)"""
+
+    id: str
+    op: str
+    ok: bool
+    status: int | None = None
+    reason: str = ""
+
+    def failure(self) -> dict:
+        return {"id": self.id, "op": self.op, "status": self.status, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -74,84 +116,210 @@ class SessionIndex:
         self.engine = engine
         self.alias = alias
         self.extra_aliases = extra_aliases
-        self._settings = {
-            "number_of_shards": shards,
-            "number_of_replicas": replicas,
-            "refresh_interval": refresh_interval,
-        }
+        self.shards = shards
+        self.replicas = replicas
+        self.refresh_interval = refresh_interval
+        self._version = re.compile(rf"^{re.escape(alias)}-v(\d+)$")
 
     @property
-    def first_index(self) -> str:
-        return f"{self.alias}-v1"
+    def aliases(self) -> tuple[str, ...]:
+        return (self.alias, *self.extra_aliases)
 
-    def ensure(self) -> None:
-        """Create or update the template; create the first index and aliases if missing."""
-        self.engine.request(
-            "PUT",
-            f"/_index_template/{self.alias}",
-            body={
-                "index_patterns": [f"{self.alias}-v*"],
-                "template": {"settings": self._settings, "mappings": SESSION_MAPPING},
-            },
-        )
-        if self._alias_exists(self.alias):
-            return
-        aliases = {name: {} for name in (self.alias, *self.extra_aliases)}
-        try:
-            self.engine.request("PUT", f"/{self.first_index}", body={"aliases": aliases})
-        except EngineError as exc:
-            # Another run created it first: fine, it came from the same template.
-            if exc.status != 400 or "already_exists" not in str(exc):
-                raise
-
-    def _alias_exists(self, name: str) -> bool:
-        try:
-            self.engine.request("GET", f"/_alias/{name}")
-        except EngineError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
-
-    def index_sessions(self, sessions: Iterable[dict], chunk_size: int = 2_000) -> BulkOutcome:
-        """Index sessions (`_id` = session id); collect per-document failures instead of raising."""
-        outcome = BulkOutcome()
-        results = self.engine.streaming_bulk(
-            (self._action(s) for s in sessions),
-            chunk_size=chunk_size,
-            max_chunk_bytes=10 * 1024 * 1024,
-            raise_on_error=False,
-            raise_on_exception=True,
-            max_retries=5,
-            initial_backoff=1,
-            max_backoff=30,
-        )
-        for ok, item in results:
-            if ok:
-                outcome.indexed += 1
-            else:
-                detail = next(iter(item.values()))
-                outcome.failures.append(
-                    {
-                        "id": detail.get("_id"),
-                        "status": detail.get("status"),
-                        "reason": _reason(detail.get("error")),
-                    }
-                )
-        return outcome
-
-    def _action(self, session: dict) -> dict:
+    @property
+    def template(self) -> dict:
         return {
-            "_op_type": "index",
-            "_index": self.alias,
-            "_id": session["session_id"],
-            "_source": session_document(session),
+            "index_patterns": [f"{self.alias}-v*"],
+            "priority": TEMPLATE_PRIORITY,
+            "template": {
+                "settings": {
+                    "number_of_shards": self.shards,
+                    "number_of_replicas": self.replicas,
+                    "refresh_interval": self.refresh_interval,
+                },
+                "mappings": SESSION_MAPPING,
+            },
+            "_meta": {"managed_by": "carpark_dagster"},
         }
 
-    def refresh(self) -> None:
-        self.engine.request("POST", f"/{self.alias}/_refresh")
+    # ------------------------------------------------------------ layout
 
-    def totals_by_location(self) -> list[LocationTotals]:
+    def ensure(self) -> str:
+        """Make the template, the current index and its aliases what this code expects, and
+        return the current index. Idempotent: every sync calls it."""
+        self.engine.request("PUT", f"/_index_template/{self.alias}", body=self.template)
+        current = self.current_index()
+        if current is None:
+            current = self._create_first_index()
+        self._point_extra_aliases_at(current)
+        self._upgrade_in_place(current)
+        return current
+
+    def current_index(self) -> str | None:
+        """The concrete index behind the alias, or None when there is no alias yet."""
+        indices = self._indices_with_alias(self.alias)
+        if len(indices) > 1:
+            raise EngineError(
+                f"alias {self.alias} at {self.engine.url} points at several indices "
+                f"({', '.join(sorted(indices))}); keep one (POST /_aliases) and retry"
+            )
+        return next(iter(indices), None)
+
+    def versioned_indices(self) -> dict[str, set[str]]:
+        """Every `<alias>-v<N>` index, with the aliases pointing at it (maybe none)."""
+        answer = self.engine.request("GET", f"/{self.alias}-v*/_alias")
+        return {
+            name: set(info.get("aliases", {}))
+            for name, info in answer.items()
+            if self._version.match(name)
+        }
+
+    def next_index(self) -> str:
+        """`<alias>-v<N+1>`, N the highest version present (so never a name in use)."""
+        versions = [int(self._version.match(name)[1]) for name in self.versioned_indices()]
+        return f"{self.alias}-v{max(versions, default=0) + 1}"
+
+    def create_index(self, name: str, bulk_load: bool = False) -> None:
+        """A new index from the template. For a bulk load, without refreshes or replicas until
+        `finish_bulk_load`: nobody searches it yet, and both slow the load down."""
+        body = (
+            {"settings": {"refresh_interval": "-1", "number_of_replicas": 0}} if bulk_load else {}
+        )
+        self.engine.request("PUT", f"/{name}", body=body)
+
+    def finish_bulk_load(self, name: str) -> None:
+        """Back to the configured refresh interval and replicas; refreshed; its primaries
+        allocated (the engine answers 408 after 30 s if not)."""
+        self._apply_dynamic_settings(name)
+        self.refresh(name)
+        # No `timeout` parameter: opensearch-py would take it for the client's own timeout.
+        self.engine.request("GET", f"/_cluster/health/{name}", params={"wait_for_status": "yellow"})
+
+    def swap_aliases(self, new: str) -> None:
+        """Move every alias to `new` in ONE `_aliases` request: searches see the old index or
+        the new one, never neither."""
+        actions: list[dict] = []
+        for alias in self.aliases:
+            actions += [
+                {"remove": {"index": index, "alias": alias}}
+                for index in sorted(self._indices_with_alias(alias))
+                if index != new
+            ]
+            actions.append({"add": {"index": new, "alias": alias}})
+        self.engine.request("POST", "/_aliases", body={"actions": actions})
+
+    def delete_index(self, name: str) -> None:
+        try:
+            self.engine.request("DELETE", f"/{name}")
+        except EngineError as exc:
+            if exc.status != 404:
+                raise
+
+    def _create_first_index(self) -> str:
+        name = self.next_index()
+        try:
+            self.engine.request(
+                "PUT", f"/{name}", body={"aliases": {alias: {} for alias in self.aliases}}
+            )
+        except EngineError as exc:
+            # Another process created it first: fine, it came from the same template.
+            if exc.status != 400 or "already_exists" not in str(exc):
+                raise
+        current = self.current_index()
+        if current is None:
+            raise EngineError(
+                f"created {name} at {self.engine.url} but alias {self.alias} is missing"
+            )
+        return current
+
+    def _point_extra_aliases_at(self, current: str) -> None:
+        """The lab's alias follows the main one (say, after it was added to the config)."""
+        actions: list[dict] = []
+        for alias in self.extra_aliases:
+            indices = self._indices_with_alias(alias)
+            if indices == {current}:
+                continue
+            actions += [{"remove": {"index": i, "alias": alias}} for i in sorted(indices)]
+            actions.append({"add": {"index": current, "alias": alias}})
+        if actions:
+            self.engine.request("POST", "/_aliases", body={"actions": actions})
+
+    def _upgrade_in_place(self, current: str) -> None:
+        """Apply what can change on a live index: new fields, refresh interval, replicas.
+
+        The settings also undo a bulk load's `refresh_interval: -1` if a crash left it behind.
+        A mapping change that cannot be applied in place (a field's type) needs a rebuild; the
+        old mapping keeps working meanwhile, so that is a warning, not a failure.
+        """
+        self._apply_dynamic_settings(current)
+        try:
+            self.engine.request("PUT", f"/{current}/_mapping", body=SESSION_MAPPING)
+        except EngineError as exc:
+            if exc.status != 400:
+                raise
+            dg.get_dagster_logger().warning(
+                "the mapping of %s differs from this version's and cannot be changed in place "
+                "(%s); run `python -m carpark_dagster.search_rebuild` to apply it",
+                current,
+                exc,
+            )
+
+    def _apply_dynamic_settings(self, name: str) -> None:
+        self.engine.request(
+            "PUT",
+            f"/{name}/_settings",
+            body={
+                "index": {
+                    "refresh_interval": self.refresh_interval,
+                    "number_of_replicas": self.replicas,
+                }
+            },
+        )
+
+    def _indices_with_alias(self, alias: str) -> set[str]:
+        try:
+            return set(self.engine.request("GET", f"/_alias/{alias}"))
+        except EngineError as exc:
+            if exc.status == 404:
+                return set()
+            raise
+
+    # ------------------------------------------------------------ writes
+
+    def bulk(self, actions: Iterable[BulkAction]) -> Iterator[BulkItem]:
+        """Send actions with the client's `streaming_bulk` and yield one answer per action.
+
+        Rejected documents come back as failed items instead of raising; a failed request
+        (engine down, timeout) raises an EngineError after the answers already received.
+        """
+        results = self.engine.streaming_bulk(
+            actions,
+            chunk_size=BULK_CHUNK_DOCS,
+            max_chunk_bytes=BULK_CHUNK_BYTES,
+            raise_on_error=False,
+            raise_on_exception=True,
+            max_retries=BULK_429_RETRIES,
+            initial_backoff=BULK_INITIAL_BACKOFF_S,
+            max_backoff=BULK_MAX_BACKOFF_S,
+            filter_path=BULK_FILTER_PATH,
+            expand_action_callback=_ready_lines,
+        )
+        for ok, item in results:
+            ((op, detail),) = item.items()
+            if ok:
+                yield BulkItem(detail["_id"], op, True)
+                continue
+            status = detail.get("status")
+            # Deleting a document that is not there leaves the index as we want it.
+            done = op == "delete" and status == 404
+            reason = "" if done else _reason(detail.get("error"))
+            yield BulkItem(detail.get("_id"), op, done, status, reason)
+
+    def refresh(self, target: str | None = None) -> None:
+        self.engine.request("POST", f"/{target or self.alias}/_refresh")
+
+    # ------------------------------------------------------------ reads
+
+    def totals_by_location(self, target: str | None = None) -> list[LocationTotals]:
         """Document count and sum of `charge_cents` per location, from one aggregation."""
         body = {
             "size": 0,
@@ -162,7 +330,7 @@ class SessionIndex:
                 }
             },
         }
-        answer = self.engine.request("POST", f"/{self.alias}/_search", body=body)
+        answer = self.engine.request("POST", f"/{target or self.alias}/_search", body=body)
         return [
             LocationTotals(
                 location_id=bucket["key"],
@@ -173,12 +341,33 @@ class SessionIndex:
             for bucket in answer["aggregations"]["locations"]["buckets"]
         ]
 
-    def count(self) -> int:
-        return int(self.engine.request("GET", f"/{self.alias}/_count")["count"])
+    def count(self, target: str | None = None) -> int:
+        return int(self.engine.request("GET", f"/{target or self.alias}/_count")["count"])
+
+
+def session_actions(sessions: Iterable[dict], target: str) -> list[BulkAction]:
+    """Bulk actions for sessions, `_id` = session id: closed ones indexed, open ones deleted
+    (an open session has no document: a late exit may have re-opened it)."""
+    index_line = '{"index":{"_index":' + _json_str(target) + ',"_id":'
+    delete_line = '{"delete":{"_index":' + _json_str(target) + ',"_id":'
+    actions: list[BulkAction] = []
+    updated_at, updated_at_iso = None, ""
+    for session in sessions:
+        id_json = _json_str(session["session_id"])
+        if session["exit_time"] is None:
+            actions.append((f"{delete_line}{id_json}}}}}", None))
+            continue
+        # Rows of one tick share their updated_at: format it once.
+        if session["updated_at"] != updated_at:
+            updated_at = session["updated_at"]
+            updated_at_iso = _iso(updated_at)
+        actions.append((f"{index_line}{id_json}}}}}", session_source(session, updated_at_iso)))
+    return actions
 
 
 def session_document(session: dict) -> dict:
-    """The search document of a closed session: times ISO 8601 with offset, money in cents."""
+    """The search document of a closed session: times ISO 8601 with offset, money in integer
+    cents plus exact dollars. (`session_source` writes the same as JSON text, faster.)"""
     cents = int(session["charge_cents"])
     return {
         "session_id": session["session_id"],
@@ -188,10 +377,29 @@ def session_document(session: dict) -> dict:
         "exit_time": _iso(session["exit_time"]),
         "duration_minutes": int(session["duration_seconds"]) // 60,
         "charge_cents": cents,
-        "charge": f"{Decimal(cents) / 100:.2f}",
+        "charge": _dollars(cents),
         "tariff": session["tariff"],
         "updated_at": _iso(session["updated_at"]),
     }
+
+
+def session_source(session: dict, updated_at_iso: str | None = None) -> str:
+    """`session_document` as JSON text, written directly: twice as fast as building the dict
+    and encoding it, which matters at tens of thousands of documents a second. Strings go
+    through the C JSON string encoder; times and numbers need no escaping."""
+    cents = int(session["charge_cents"])
+    return (
+        f'{{"session_id":{_json_str(session["session_id"])}'
+        f',"plate":{_json_str(session["plate"])}'
+        f',"location_id":{_json_str(session["location_id"])}'
+        f',"entry_time":"{_iso(session["entry_time"])}"'
+        f',"exit_time":"{_iso(session["exit_time"])}"'
+        f',"duration_minutes":{int(session["duration_seconds"]) // 60}'
+        f',"charge_cents":{cents}'
+        f',"charge":"{_dollars(cents)}"'
+        f',"tariff":{_json_str(session["tariff"])}'
+        f',"updated_at":"{updated_at_iso or _iso(session["updated_at"])}"}}'
+    )
 
 
 def top_average_charges(totals: list[LocationTotals], top: int = 5) -> pd.DataFrame:
@@ -230,10 +438,13 @@ class ElasticsearchResource(dg.ConfigurableResource):
     engine: Literal["auto", "elasticsearch", "opensearch"] = "auto"
     alias: str = Field(default=SESSIONS_ALIAS, description="Alias the pipeline writes to.")
     legacy_alias: str | None = Field(default=LEGACY_ALIAS, description="Extra read alias.")
-    shards: int = 1
-    replicas: int = 0
-    refresh_interval: str = "5s"
-    request_timeout_s: float = 30.0
+    shards: int = Field(default=1, description="Primary shards of a new index.")
+    replicas: int = Field(default=0, description="Replicas (0 suits a single node).")
+    refresh_interval: str = Field(default="5s", description="How soon new documents show.")
+    request_timeout_s: float = Field(default=30.0, description="Per-request timeout.")
+    max_retries: int = Field(
+        default=3, description="Retries of a request on connection errors and timeouts."
+    )
 
     def settings(self) -> ConnectionSettings:
         return ConnectionSettings(
@@ -244,6 +455,7 @@ class ElasticsearchResource(dg.ConfigurableResource):
             ca_certs=self.ca_certs,
             verify_certs=self.verify_certs,
             request_timeout_s=self.request_timeout_s,
+            max_retries=self.max_retries,
         )
 
     @contextmanager
@@ -251,7 +463,7 @@ class ElasticsearchResource(dg.ConfigurableResource):
         if not self.verify_certs:
             dg.get_dagster_logger().warning(
                 "TLS certificate verification is OFF for %s: use this only on a local machine",
-                self.url,
+                redact(self.url),
             )
         engine = connect(self.settings(), self.engine)
         try:
@@ -267,8 +479,22 @@ class ElasticsearchResource(dg.ConfigurableResource):
             engine.close()
 
 
-def _iso(value: Any) -> str:
-    return pd.Timestamp(value).isoformat()
+def _iso(value: datetime) -> str:
+    # PostgreSQL hands back timezone-aware datetimes; a naive one would be read as UTC by the
+    # engine and silently shift Singapore times by eight hours.
+    if value.tzinfo is None:
+        raise ValueError(f"refusing to index a time without an offset: {value!r}")
+    return value.isoformat()
+
+
+def _dollars(cents: int) -> str:
+    """Exact dollars as text ("12.30"): no float rounding on the way to the engine."""
+    units, rest = divmod(abs(cents), 100)
+    return f"{'-' if cents < 0 else ''}{units}.{rest:02d}"
+
+
+def _ready_lines(action: BulkAction) -> BulkAction:
+    return action
 
 
 def _reason(error: Any) -> str:
