@@ -28,6 +28,7 @@ from carpark_dagster.resources.postgres import EPOCH_WATERMARK, PostgresUnavaila
 
 pytestmark = pytest.mark.services
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+FAKE_PASSWORD = "placeholder-pw-0451"  # must never appear in a message
 EVENT_COLUMNS = ["event_id", "plate", "location_id", "event_type", "event_time"]
 
 
@@ -200,13 +201,13 @@ def test_a_consumer_without_watermark_starts_at_the_beginning(postgres):
 
 
 def test_a_refused_login_is_named_without_the_password(postgres_dsn):
-    dsn = psycopg.conninfo.make_conninfo(postgres_dsn, user="nobody_here", password="s3cret-pw")
+    dsn = psycopg.conninfo.make_conninfo(postgres_dsn, user="nobody_here", password=FAKE_PASSWORD)
     with pytest.raises(PostgresUnavailable) as caught:
         PostgresResource(dsn=dsn).migrate()
     message = str(caught.value)
     assert "127.0.0.1:" in message and "/carpark_test_" in message
     assert "nobody_here" in message  # the server's reason: the role does not exist
-    assert "s3cret-pw" not in message
+    assert FAKE_PASSWORD not in message
 
 
 def test_statements_are_cut_off_at_the_timeout(postgres_dsn):

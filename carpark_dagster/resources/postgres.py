@@ -108,9 +108,14 @@ WHERE (carpark.locations.name, carpark.locations.tariff, carpark.locations.tarif
       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.tariff, EXCLUDED.tariff_spec,
                         EXCLUDED.plate_rule, EXCLUDED.capacity)
 """
-INSERT_QUARANTINE = """
+CREATE_QUARANTINE_STAGE = """
+CREATE TEMP TABLE stage_quarantine (record_key text, reason text, record jsonb) ON COMMIT DROP
+"""
+COPY_QUARANTINE = "COPY stage_quarantine (record_key, reason, record) FROM STDIN (FORMAT csv)"
+MERGE_QUARANTINE = """
 INSERT INTO carpark.quarantine (record_key, reason, source, record)
-VALUES (%s, %s, %s, %s)
+SELECT DISTINCT ON (record_key, reason) record_key, reason, %(source)s, record
+FROM stage_quarantine
 ON CONFLICT (record_key, reason) DO NOTHING
 """
 # Keyset pagination: rows with equal `updated_at` are ordered by id, so none is skipped.
@@ -301,14 +306,9 @@ class PostgresResource(dg.ConfigurableResource):
             if tick.released_pending_ids:
                 conn.execute(DELETE_PENDING_EVENTS, (tick.released_pending_ids,))
             _copy_frame(conn, COPY_PENDING_EVENTS, tick.pending[PENDING_COLUMNS])
-            quarantined = 0
-            with conn.cursor() as cur:
-                for row in tick.anomalies.itertuples(index=False):
-                    cur.execute(
-                        INSERT_QUARANTINE,
-                        (row.event_id, row.reason, source, json.dumps(row.record, default=str)),
-                    )
-                    quarantined += cur.rowcount
+            conn.execute(CREATE_QUARANTINE_STAGE)
+            _copy_frame(conn, COPY_QUARANTINE, _quarantine_rows(tick.anomalies))
+            quarantined = conn.execute(MERGE_QUARANTINE, {"source": source}).rowcount
         return TickCounts(
             events_received=len(tick.events),
             events_stored=events_stored,
@@ -352,6 +352,16 @@ class PostgresResource(dg.ConfigurableResource):
                     for r in ranking.itertuples(index=False)
                 ],
             )
+
+
+def _quarantine_rows(anomalies: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "record_key": anomalies["event_id"],
+            "reason": anomalies["reason"],
+            "record": [json.dumps(r, default=str) for r in anomalies["record"]],
+        }
+    )
 
 
 def _copy_frame(conn: psycopg.Connection, statement: str, frame: pd.DataFrame) -> None:
