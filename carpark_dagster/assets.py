@@ -173,7 +173,7 @@ def carpark_table(
             SEARCH_MATCHES_POSTGRES,
             asset="es_index",
             description="Per location, document count and charge sum equal PostgreSQL's "
-            "closed sessions up to the sync watermark.",
+            "closed sessions (carpark.location_totals).",
             blocking=True,
         )
     ],
@@ -192,7 +192,7 @@ def es_index(
                 raise _rejected(outcome)
             index.refresh()
             differences = totals_differences(
-                postgres.closed_totals_by_location(outcome.watermark), index.totals_by_location()
+                postgres.closed_totals_by_location(), index.totals_by_location()
             )
             engine = index.engine.name
     except EngineError as exc:

@@ -214,3 +214,28 @@ def test_statements_are_cut_off_at_the_timeout(postgres_dsn):
     quick = PostgresResource(dsn=postgres_dsn, statement_timeout_ms=100)
     with quick.connect() as conn, pytest.raises(psycopg.errors.QueryCanceled):
         conn.execute("SELECT pg_sleep(2)")
+
+
+# --------------------------------------------------------------------------- location totals
+
+DIRECT_TOTALS = """
+SELECT location_id, count(*), sum(charge_cents)::bigint FROM carpark.parking_sessions
+WHERE exit_time IS NOT NULL GROUP BY location_id ORDER BY location_id
+"""
+
+
+def maintained_totals(postgres) -> list[tuple]:
+    frame = postgres.closed_totals_by_location()
+    return [tuple(r) for r in frame.itertuples(index=False)]
+
+
+def test_location_totals_follow_every_kind_of_write(postgres):
+    postgres.record_tick(tick_of([("s1", 0, 40), ("s2", 0, None), ("s3", 5, 200)]), "t")
+    assert maintained_totals(postgres) == rows(postgres, DIRECT_TOTALS) == [("Park0", 2, 120 + 420)]
+    # 40 min: 120 cents; 195 min: 420. Then a late exit closes s2 (95 min: 240), a late
+    # correction shortens s3 (15 min: 60) and s1 is re-opened.
+    postgres.record_tick(tick_of([("s2", 0, 95), ("s3", 5, 20), ("s1", 0, None)]), "t")
+    assert maintained_totals(postgres) == rows(postgres, DIRECT_TOTALS) == [("Park0", 2, 240 + 60)]
+    with postgres.connect() as conn:
+        conn.execute("DELETE FROM carpark.parking_sessions WHERE session_id = 's2'")
+    assert maintained_totals(postgres) == rows(postgres, DIRECT_TOTALS) == [("Park0", 1, 60)]

@@ -138,12 +138,13 @@ INSERT INTO carpark.location_earnings
     (computed_at, rank, location_id, sessions, total_charge_cents, average_charge_cents)
 VALUES (%s, %s, %s, %s, %s, %s)
 """
+# Maintained by triggers on parking_sessions (migration 0005): a handful of rows, whatever
+# the size of the history.
 SELECT_CLOSED_TOTALS_BY_LOCATION = """
-SELECT location_id, count(*) AS sessions, sum(charge_cents) AS total_charge_cents
-FROM carpark.parking_sessions
-WHERE exit_time IS NOT NULL
-  AND (updated_at, session_id) <= (%(updated_at)s, %(session_id)s)
-GROUP BY location_id ORDER BY location_id
+SELECT location_id, sessions, total_charge_cents
+FROM carpark.location_totals
+WHERE sessions <> 0 OR total_charge_cents <> 0
+ORDER BY location_id
 """
 
 # Before any sync, the watermark sits before every possible row.
@@ -279,11 +280,10 @@ class PostgresResource(dg.ConfigurableResource):
             row = conn.execute(SELECT_WATERMARK, (consumer,)).fetchone()
         return (row[0], row[1]) if row else EPOCH_WATERMARK
 
-    def closed_totals_by_location(self, upto: tuple[datetime, str]) -> pd.DataFrame:
+    def closed_totals_by_location(self) -> pd.DataFrame:
+        """Closed sessions and their charges per location, as committed now."""
         with self.connect() as conn, conn.cursor() as cur:
-            cur.execute(
-                SELECT_CLOSED_TOTALS_BY_LOCATION, {"updated_at": upto[0], "session_id": upto[1]}
-            )
+            cur.execute(SELECT_CLOSED_TOTALS_BY_LOCATION)
             rows = cur.fetchall()
         return pd.DataFrame(rows, columns=["location_id", "sessions", "total_charge_cents"])
 
