@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ def _default_base_dir() -> str:
 
 class WindowPickleIOManager(dg.ConfigurableIOManager):
     base_dir: str = Field(default_factory=_default_base_dir)
+    retention_days: float = Field(
+        default=7, gt=0, description="Stored windows older than this are deleted on write."
+    )
 
     def _path(self, asset_key: dg.AssetKey, window: dg.TimeWindow) -> Path:
         name = f"{window.start:%Y%m%dT%H%M%z}_{window.end:%Y%m%dT%H%M%z}.pickle"
@@ -41,6 +45,18 @@ class WindowPickleIOManager(dg.ConfigurableIOManager):
             pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
         partial.replace(path)
         context.add_output_metadata({"path": str(path)})
+        self._prune(path.parent)
+
+    def _prune(self, folder: Path) -> None:
+        """Drop this asset's windows written more than `retention_days` ago: they were only
+        in-between data, and the tick they fed is in PostgreSQL."""
+        cutoff = time.time() - self.retention_days * 86_400
+        for old in folder.glob("*.pickle"):
+            try:
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+            except FileNotFoundError:  # another run pruned it first
+                pass
 
     def load_input(self, context: dg.InputContext) -> Any:
         path = self._path(context.asset_key, context.asset_partitions_time_window)
