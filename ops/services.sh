@@ -185,9 +185,11 @@ os_up() {
   cp=$(os_classpath)
   java=$(os_java)
   # A development node on a developer's disk: do not turn indices read-only when the disk fills.
+  # A node of its own: never discover or join another checkout's node on this machine.
   cat >"$OS_HOME/node/node_1/config/opensearch.yml" <<'YAML'
 cluster.routing.allocation.disk.threshold_enabled: false
 action.auto_create_index: false
+discovery.type: single-node
 YAML
   log "starting OpenSearch on 127.0.0.1:$SEARCH_PORT (heap $SEARCH_HEAP)"
   # setsid: the node outlives the shell that started it, and Ctrl-C in `make run` does not reach it.
