@@ -20,20 +20,23 @@ from carpark_dagster.resources import (
 )
 from carpark_dagster.resources.search import LEGACY_ALIAS, SESSIONS_ALIAS
 
-_resolve = False
 
+class _Env:
+    """Reads variables as `dg.EnvVar` (inside Dagster) or, resolved, as their values."""
 
-def _env(name: str, default=None):
-    """`dg.EnvVar(name)` (or, resolved, its value) when the variable is set, else `default`."""
-    if not os.environ.get(name):
-        return default
-    return os.environ[name] if _resolve else dg.EnvVar(name)
+    def __init__(self, resolve: bool):
+        self.resolve = resolve
 
+    def text(self, name: str, default=None):
+        """The variable when it is set, else `default`."""
+        if not os.environ.get(name):
+            return default
+        return os.environ[name] if self.resolve else dg.EnvVar(name)
 
-def _env_int(name: str, default: int):
-    if not os.environ.get(name):
-        return default
-    return int(os.environ[name]) if _resolve else dg.EnvVar.int(name)
+    def int(self, name: str, default: int):
+        if not os.environ.get(name):
+            return default
+        return int(os.environ[name]) if self.resolve else dg.EnvVar.int(name)
 
 
 def _env_float(name: str, default: float) -> float:
@@ -65,30 +68,29 @@ def build_resources(
     resolve: bool = False,
 ) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
     """Every resource; `resolve=True` reads the variables now (for tools outside Dagster)."""
-    global _resolve
-    _resolve = resolve
+    env = _Env(resolve)
     return {
-        "postgres": PostgresResource(dsn=_env("CARPARK_POSTGRES_DSN", PostgresResource().dsn)),
+        "postgres": PostgresResource(dsn=env.text("CARPARK_POSTGRES_DSN", PostgresResource().dsn)),
         "search": ElasticsearchResource(
-            url=_env("CARPARK_ES_URL", ElasticsearchResource().url),
-            username=_env("CARPARK_ES_USERNAME"),
-            password=_env("CARPARK_ES_PASSWORD"),
-            api_key=_env("CARPARK_ES_API_KEY"),
-            ca_certs=_env("CARPARK_ES_CA_CERTS"),
+            url=env.text("CARPARK_ES_URL", ElasticsearchResource().url),
+            username=env.text("CARPARK_ES_USERNAME"),
+            password=env.text("CARPARK_ES_PASSWORD"),
+            api_key=env.text("CARPARK_ES_API_KEY"),
+            ca_certs=env.text("CARPARK_ES_CA_CERTS"),
             verify_certs=_flag("CARPARK_ES_VERIFY_CERTS", True),
             engine=os.environ.get("CARPARK_ES_ENGINE") or "auto",
             request_timeout_s=_env_float("CARPARK_ES_TIMEOUT_S", 30.0),
-            max_retries=_env_int("CARPARK_ES_MAX_RETRIES", 3),
-            alias=_env("CARPARK_ES_ALIAS", SESSIONS_ALIAS),
+            max_retries=env.int("CARPARK_ES_MAX_RETRIES", 3),
+            alias=env.text("CARPARK_ES_ALIAS", SESSIONS_ALIAS),
             legacy_alias=_legacy_alias(),
-            shards=_env_int("CARPARK_ES_SHARDS", 1),
-            replicas=_env_int("CARPARK_ES_REPLICAS", 0),
-            refresh_interval=_env("CARPARK_ES_REFRESH_INTERVAL", "5s"),
+            shards=env.int("CARPARK_ES_SHARDS", 1),
+            replicas=env.int("CARPARK_ES_REPLICAS", 0),
+            refresh_interval=env.text("CARPARK_ES_REFRESH_INTERVAL", "5s"),
         ),
         "window_io_manager": WindowPickleIOManager(),
-        "carpark_config": CarparkConfigResource(path=_env("CARPARK_CONFIG")),
+        "carpark_config": CarparkConfigResource(path=env.text("CARPARK_CONFIG")),
         "gate_simulator": GateSimulatorResource(
-            seed=_env_int("CARPARK_SIM_SEED", 8),
+            seed=env.int("CARPARK_SIM_SEED", 8),
             volume_scale=_env_float("CARPARK_SIM_VOLUME_SCALE", 1.0),
             dirty_share=_env_float("CARPARK_SIM_DIRTY_SHARE", 0.01),
         ),

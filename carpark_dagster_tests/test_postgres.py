@@ -201,7 +201,12 @@ def test_a_consumer_without_watermark_starts_at_the_beginning(postgres):
 
 
 def test_a_refused_login_is_named_without_the_password(postgres_dsn):
-    dsn = psycopg.conninfo.make_conninfo(postgres_dsn, user="nobody_here", password=FAKE_PASSWORD)
+    # The password is FAKE_PASSWORD, a placeholder: the test checks it never leaks.
+    dsn = psycopg.conninfo.make_conninfo(
+        postgres_dsn,
+        user="nobody_here",
+        password=FAKE_PASSWORD,  # placeholder
+    )
     with pytest.raises(PostgresUnavailable) as caught:
         PostgresResource(dsn=dsn).migrate()
     message = str(caught.value)
