@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from carpark_dagster.domain.sessions import StoredSession
 from carpark_dagster.resources import ElasticsearchResource, PostgresResource
 from carpark_dagster.resources.engines import EngineError
 from carpark_dagster.resources.postgres import DEFAULT_DSN
@@ -121,7 +122,7 @@ def measure_rebuild(postgres: PostgresResource, search: ElasticsearchResource, n
     return n / seconds
 
 
-def prebuilt_sessions(n: int) -> list[dict]:
+def prebuilt_sessions(n: int) -> list[StoredSession]:
     """The rows FILL writes, as PostgreSQL would hand them over."""
     start = datetime(2026, 1, 1, tzinfo=UTC) - timedelta(hours=8)
     updated = datetime.now(UTC)
@@ -130,22 +131,22 @@ def prebuilt_sessions(n: int) -> list[dict]:
         minutes = (i * 37) % 300
         entry = start + timedelta(seconds=3 * i)
         sessions.append(
-            {
-                "session_id": f"bench-{i:09d}",
-                "plate": f"SBS{1000 + i % 9000}Z",
-                "location_id": f"Park{i % 6}",
-                "entry_time": entry,
-                "exit_time": entry + timedelta(minutes=minutes),
-                "duration_seconds": minutes * 60,
-                "charge_cents": -(-minutes // 30) * 60,
-                "tariff": "default",
-                "updated_at": updated,
-            }
+            StoredSession(
+                session_id=f"bench-{i:09d}",
+                plate=f"SBS{1000 + i % 9000}Z",
+                location_id=f"Park{i % 6}",
+                entry_time=entry,
+                exit_time=entry + timedelta(minutes=minutes),
+                duration_seconds=minutes * 60,
+                charge_cents=-(-minutes // 30) * 60,
+                tariff="default",
+                updated_at=updated,
+            )
         )
     return sessions
 
 
-def measure_raw(search: ElasticsearchResource, sessions: list[dict], lines: bool) -> float:
+def measure_raw(search: ElasticsearchResource, sessions: list[StoredSession], lines: bool) -> float:
     """The node's limit through the same client helper and chunking, without PostgreSQL:
     with `lines`, the pre-built NDJSON pairs the sync sends (the client only joins them);
     otherwise ordinary action dicts with a `_source` dict, which the client encodes."""
@@ -159,7 +160,7 @@ def measure_raw(search: ElasticsearchResource, sessions: list[dict], lines: bool
             actions = [
                 {
                     "_index": search.alias,
-                    "_id": s["session_id"],
+                    "_id": s.session_id,
                     "_source": session_document(s),
                 }
                 for s in sessions

@@ -21,13 +21,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 import psycopg
-from psycopg.rows import dict_row
 
+from carpark_dagster.domain.sessions import StoredSession
 from carpark_dagster.resources.engines import EngineError
 from carpark_dagster.resources.postgres import (
     EPOCH_WATERMARK,
+    STORED_SESSION_FIELDS,
     PostgresResource,
     PostgresUnavailable,
+    read_stored_sessions,
 )
 from carpark_dagster.resources.search import ElasticsearchResource, SessionIndex
 from carpark_dagster.settings import build_resources
@@ -55,9 +57,8 @@ SELECT updated_at, session_id FROM carpark.parking_sessions
 ORDER BY updated_at DESC, session_id DESC
 LIMIT 1
 """
-SELECT_CLOSED_SESSIONS_PAGE = """
-SELECT session_id, plate, location_id, entry_time, exit_time, duration_seconds,
-       charge_cents, tariff, updated_at
+SELECT_CLOSED_SESSIONS_PAGE = f"""
+SELECT {STORED_SESSION_FIELDS}
 FROM carpark.parking_sessions
 WHERE exit_time IS NOT NULL
   AND (updated_at, session_id) > (%(updated_at)s, %(session_id)s)
@@ -183,13 +184,12 @@ def _load(
             format_watermark(snapshot.watermark),
         )
 
-        def read(after: Watermark) -> list[dict]:
-            with conn.cursor(row_factory=dict_row, binary=True) as cur:
-                cur.execute(
-                    SELECT_CLOSED_SESSIONS_PAGE,
-                    {"updated_at": after[0], "session_id": after[1], "limit": page_size},
-                )
-                return cur.fetchall()
+        def read(after: Watermark) -> list[StoredSession]:
+            return read_stored_sessions(
+                conn,
+                SELECT_CLOSED_SESSIONS_PAGE,
+                {"updated_at": after[0], "session_id": after[1], "limit": page_size},
+            )
 
         progress = Progress(log, f"rebuild {target}", total=snapshot.sessions)
         loaded = 0

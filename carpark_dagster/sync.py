@@ -22,6 +22,7 @@ from typing import Protocol
 
 import pandas as pd
 
+from carpark_dagster.domain.sessions import StoredSession
 from carpark_dagster.resources.engines import EngineError
 from carpark_dagster.resources.postgres import PostgresResource
 from carpark_dagster.resources.search import (
@@ -124,7 +125,7 @@ def search_sync_lock(
 
 @dataclass(frozen=True)
 class Page:
-    rows: list[dict]
+    rows: list[StoredSession]
     actions: list[BulkAction]
 
     @property
@@ -132,12 +133,12 @@ class Page:
         return key_of(self.rows[-1])
 
 
-def key_of(row: dict) -> Watermark:
-    return (row["updated_at"], row["session_id"])
+def key_of(row: StoredSession) -> Watermark:
+    return (row.updated_at, row.session_id)
 
 
 def prefetched_pages(
-    read: Callable[[Watermark], list[dict]], start: Watermark, page_size: int, target: str
+    read: Callable[[Watermark], list[StoredSession]], start: Watermark, page_size: int, target: str
 ) -> Iterator[Page]:
     """Pages in keyset order, each with its bulk actions; the next page is read and turned
     into actions in a worker thread while the caller sends the current one (the engine's
@@ -184,11 +185,11 @@ def send_page(index: SessionIndex, page: Page, into: PageResult) -> None:
             into.indexed += 1
 
 
-def acknowledged_prefix(rows: list[dict], acknowledged: set[str]) -> list[dict]:
+def acknowledged_prefix(rows: list[StoredSession], acknowledged: set[str]) -> list[StoredSession]:
     """The rows before the first one not acknowledged: the watermark may move past those only.
     (The engine may answer out of order when it retries 429s, so this is by id, not by order.)"""
     for i, row in enumerate(rows):
-        if row["session_id"] not in acknowledged:
+        if row.session_id not in acknowledged:
             return rows[:i]
     return rows
 
@@ -214,7 +215,7 @@ def sync_changed_sessions(
         mark = postgres.watermark(consumer)
         outcome = SyncOutcome(started_from=mark, watermark=mark)
 
-        def read(after: Watermark) -> list[dict]:
+        def read(after: Watermark) -> list[StoredSession]:
             return postgres.changed_sessions(after, page_size)
 
         with closing(prefetched_pages(read, mark, page_size, index.alias)) as pages:

@@ -182,8 +182,8 @@ def test_keyset_pages_never_skip_rows_with_equal_timestamps(postgres):
     seen, mark, pages = [], EPOCH_WATERMARK, 0
     while page := postgres.changed_sessions(mark, limit=7):
         pages += 1
-        seen += [row["session_id"] for row in page]
-        mark = (page[-1]["updated_at"], page[-1]["session_id"])
+        seen += [row.session_id for row in page]
+        mark = (page[-1].updated_at, page[-1].session_id)
     assert pages == 4
     assert seen == [f"s{i:03d}" for i in range(25)]
     assert (

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from carpark_dagster.definitions import defs
+from carpark_dagster.domain.sessions import StoredSession
 from carpark_dagster.resources.engines import ConnectionSettings, EngineError, connect
 from carpark_dagster.resources.search import (
     LocationTotals,
@@ -25,19 +26,19 @@ from carpark_dagster.sync import acknowledged_prefix, totals_differences
 SGT = ZoneInfo("Asia/Singapore")
 
 
-def closed(session_id: str = "s-1", **changes) -> dict:
-    row = {
-        "session_id": session_id,
-        "plate": "SBS3229P",
-        "location_id": "Park0",
-        "entry_time": datetime(2026, 11, 28, 9, 15, tzinfo=SGT),
-        "exit_time": datetime(2026, 11, 28, 10, 47, 12, tzinfo=SGT),
-        "duration_seconds": 5532,
-        "charge_cents": 240,
-        "tariff": "default",
-        "updated_at": datetime(2026, 11, 28, 2, 50, 0, 123456, tzinfo=UTC),
-    }
-    return row | changes
+def closed(session_id: str = "s-1", **changes) -> StoredSession:
+    row = StoredSession(
+        session_id=session_id,
+        plate="SBS3229P",
+        location_id="Park0",
+        entry_time=datetime(2026, 11, 28, 9, 15, tzinfo=SGT),
+        exit_time=datetime(2026, 11, 28, 10, 47, 12, tzinfo=SGT),
+        duration_seconds=5532,
+        charge_cents=240,
+        tariff="default",
+        updated_at=datetime(2026, 11, 28, 2, 50, 0, 123456, tzinfo=UTC),
+    )
+    return row._replace(**changes)
 
 
 def test_a_document_keeps_offsets_and_exact_money():
@@ -99,7 +100,7 @@ def test_closed_sessions_are_indexed_and_open_ones_deleted():
 
 
 def test_the_watermark_may_pass_only_the_rows_before_the_first_unacknowledged():
-    rows = [{"session_id": i} for i in "abcde"]
+    rows = [closed(i) for i in "abcde"]
     # Answers can come back out of order (429 retries): acknowledgement is by id.
     assert acknowledged_prefix(rows, {"b", "a", "d", "e"}) == rows[:2]
     assert acknowledged_prefix(rows, set("abcde")) == rows

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,24 @@ SESSION_COLUMNS = [
 ]
 PRICED_COLUMNS = [*SESSION_COLUMNS, "duration_seconds", "charge_cents", "tariff"]
 PENDING_COLUMNS = EVENT_COLUMNS
+
+
+class StoredSession(NamedTuple):
+    """A session as incremental readers get it back from the system of record: open ones
+    have no exit, duration or charge. A plain tuple underneath, so pages of thousands are
+    cheap to build."""
+
+    session_id: str
+    plate: str
+    location_id: str
+    entry_time: datetime
+    exit_time: datetime | None
+    duration_seconds: int | None
+    charge_cents: int | None
+    tariff: str
+    updated_at: datetime
+
+
 ANOMALY_COLUMNS = ["event_id", "reason", "record"]
 
 EXIT_WITHOUT_ENTRY = "exit without a matching entry"

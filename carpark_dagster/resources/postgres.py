@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -29,6 +29,7 @@ from carpark_dagster.domain.sessions import (
     PRICED_COLUMNS,
     SESSION_COLUMNS,
     SessionState,
+    StoredSession,
 )
 from carpark_dagster.domain.ticks import TickBatch
 from carpark_dagster.resources.migrations import apply_migrations, bundled_migrations
@@ -119,9 +120,9 @@ FROM stage_quarantine
 ON CONFLICT (record_key, reason) DO NOTHING
 """
 # Keyset pagination: rows with equal `updated_at` are ordered by id, so none is skipped.
-SELECT_CHANGED_SESSIONS = """
-SELECT session_id, plate, location_id, entry_time, exit_time, duration_seconds,
-       charge_cents, tariff, updated_at
+STORED_SESSION_FIELDS = ", ".join(StoredSession._fields)
+SELECT_CHANGED_SESSIONS = f"""
+SELECT {STORED_SESSION_FIELDS}
 FROM carpark.parking_sessions
 WHERE (updated_at, session_id) > (%(updated_at)s, %(session_id)s)
 ORDER BY updated_at, session_id
@@ -261,19 +262,16 @@ class PostgresResource(dg.ConfigurableResource):
         pending["event_time"] = pd.to_datetime(pending["event_time"], utc=True)
         return SessionState(sessions=sessions, pending=pending)
 
-    def changed_sessions(self, after: tuple[datetime, str], limit: int) -> list[dict]:
+    def changed_sessions(self, after: tuple[datetime, str], limit: int) -> list[StoredSession]:
         """Sessions (open or closed) changed after the keyset `(updated_at, session_id)`, in
         keyset order, at most `limit`. A closed session can become open again when a late
         exit moves its exit to another stay."""
-        # Binary results (no text parsing of three timestamps per row), and plain tuples
-        # zipped into dicts: about half the client time of psycopg's dict_row.
-        with self.connect() as conn, conn.cursor(binary=True) as cur:
-            cur.execute(
+        with self.connect() as conn:
+            return read_stored_sessions(
+                conn,
                 SELECT_CHANGED_SESSIONS,
                 {"updated_at": after[0], "session_id": after[1], "limit": limit},
             )
-            names = [column.name for column in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def watermark(self, consumer: str) -> tuple[datetime, str]:
         with self.connect() as conn:
@@ -353,6 +351,20 @@ class PostgresResource(dg.ConfigurableResource):
                     for r in ranking.itertuples(index=False)
                 ],
             )
+
+
+def read_stored_sessions(conn: psycopg.Connection, query: str, params: dict) -> list[StoredSession]:
+    """Run a query selecting `STORED_SESSION_FIELDS` and return its rows as `StoredSession`s.
+
+    Binary results (no text parsing of three timestamps per row) straight into named tuples:
+    a page of 10,000 rows in about half the time of psycopg's `dict_row`."""
+    with conn.cursor(binary=True, row_factory=_stored_session_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchall()
+
+
+def _stored_session_row(cursor: psycopg.Cursor) -> Callable[[Sequence], StoredSession]:
+    return StoredSession._make
 
 
 def _quarantine_rows(anomalies: pd.DataFrame) -> pd.DataFrame:
