@@ -83,6 +83,7 @@ pg_running() {
 pg_up() {
   if pg_running; then
     log "PostgreSQL already running (pid $(head -n 1 "$PG_HOME/data/postmaster.pid"), port $PG_PORT)"
+    pg_bootstrap
     return
   fi
   local bin dir
@@ -120,6 +121,9 @@ pg_psql() {
 pg_bootstrap() {
   pg_psql -d postgres -tA -c "SELECT 1 FROM pg_roles WHERE rolname = '$PG_APP_USER'" | grep -q 1 ||
     pg_psql -d postgres -c "CREATE ROLE $PG_APP_USER LOGIN CREATEDB CREATEROLE"
+  # Tests and benchmarks drop their scratch databases WITH (FORCE), which must also end an
+  # autovacuum worker that happens to be in one: only pg_signal_backend may do that.
+  pg_psql -d postgres -c "GRANT pg_signal_backend TO $PG_APP_USER"
   pg_psql -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1 ||
     pg_psql -d postgres -c "CREATE DATABASE $PG_DB OWNER $PG_APP_USER"
 }
