@@ -14,6 +14,7 @@ import os
 import statistics
 import time
 import uuid
+import zlib
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -22,17 +23,22 @@ import pandas as pd
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from carpark_dagster.domain.plates import sg_plates
 from carpark_dagster.domain.sessions import price_sessions
 from carpark_dagster.domain.tariff import DEFAULT_TARIFF
 from carpark_dagster.domain.ticks import TickBatch
 from carpark_dagster.resources.postgres import DEFAULT_DSN, PostgresResource
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-# History rows made in SQL: closed sessions, one minute apart, all in the past.
+# History rows made in SQL: closed sessions, one second apart, all in the past, with ids and
+# plates shaped like the simulator's (new ticks' ids fall among them, per location).
 FILL_HISTORY = """
 INSERT INTO carpark.parking_sessions (session_id, plate, location_id, entry_event_id,
     exit_event_id, entry_time, exit_time, duration_seconds, charge_cents, tariff, updated_at)
-SELECT 'hist-' || g, 'P' || (g %% 50000), 'Park' || (g %% 6), 'hist-in-' || g, 'hist-out-' || g,
+SELECT 'ses-sim-Park' || (g %% 6) || '-hist-' || lpad(g::text, 9, '0') || '-in',
+       'SH' || lpad((g %% 200000)::text, 6, '0'), 'Park' || (g %% 6),
+       'sim-Park' || (g %% 6) || '-hist-' || lpad(g::text, 9, '0') || '-in',
+       'sim-Park' || (g %% 6) || '-hist-' || lpad(g::text, 9, '0') || '-out',
        %(t0)s + g * interval '1 second', %(t0)s + g * interval '1 second' + interval '75 min',
        4500, 180, 'default', %(t0)s + g * interval '1 millisecond'
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
@@ -40,21 +46,25 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 
 
 def new_sessions(prefix: str, n: int) -> TickBatch:
-    rng = np.random.default_rng(abs(hash(prefix)) % 2**32)
+    """`n` closed sessions shaped like the simulator's: ids `ses-sim-<location>-<prefix>-
+    <number>-in`, about five stays per plate, spread over the six locations."""
+    rng = np.random.default_rng(zlib.crc32(prefix.encode()))
     entry = pd.Series(pd.to_datetime(T0) + pd.to_timedelta(rng.integers(0, 86_400, n), "s"))
     stay = pd.to_timedelta(rng.integers(60, 6 * 3600, n), "s")
-    ids = pd.Series(np.arange(n)).astype(str).radd(f"{prefix}-")
+    location = pd.Series(np.arange(n) % 6).astype(str).radd("Park")
+    number = pd.Series(np.arange(n) // 6).astype(str).str.zfill(7)
+    event = "sim-" + location + f"-{prefix}-" + number
     frame = pd.DataFrame(
         {
-            "session_id": ids,
-            "plate": "SBS3229P",
-            "location_id": "Park" + (pd.Series(np.arange(n)) % 6).astype(str),
-            "entry_event_id": ids + "-in",
-            "exit_event_id": ids + "-out",
+            "session_id": "ses-" + event + "-in",
+            "plate": sg_plates(rng, max(n // 5, 1))[rng.integers(0, max(n // 5, 1), n)],
+            "location_id": location,
+            "entry_event_id": event + "-in",
+            "exit_event_id": event + "-out",
             "entry_time": entry,
             "exit_time": entry + stay,
         }
-    )
+    ).sort_values("session_id", ignore_index=True)
     return TickBatch.of_sessions(price_sessions(frame, DEFAULT_TARIFF))
 
 

@@ -56,6 +56,34 @@ def test_times_are_singapore_local_and_blank_exits_are_open_sessions():
     assert second["recorded_charge"] is None
 
 
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("1.3239166666666669", Decimal("1.3239166666666669")),
+        ("12.5", Decimal("12.5")),
+        ("1E+2", Decimal("100")),
+        ("0.12345678901234567890", Decimal("0.12345678901234567890")),
+        ("0.123456789012345678901", None),  # 21 places: not a plausible amount
+        ("1000000000000", None),  # a trillion dollars
+        ("-1e300", None),
+        ("NaN", None),
+        ("Infinity", None),
+        ("two dollars", None),
+    ],
+)
+def test_a_recorded_charge_is_kept_exactly_when_it_is_a_plausible_amount(written, kept):
+    rows = parse_legacy_rows(
+        read_legacy_csv(
+            csv(
+                "Plate,LocationID,Entry_DateTime,Exit_DateTime,Parking_Charges\n"
+                f"SBS3229P,Park0,08/10/2025 13:13:47,08/10/2025 17:38:34,{written}\n"
+            )
+        )
+    )
+    [recorded] = rows.sessions["recorded_charge"].tolist()
+    assert recorded == kept if kept is not None else recorded is None
+
+
 def test_rows_that_cannot_be_taken_come_back_with_reasons():
     rows = parse_legacy_rows(
         read_legacy_csv(

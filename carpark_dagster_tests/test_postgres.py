@@ -14,7 +14,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from carpark_dagster.domain.sessions import price_sessions
+from carpark_dagster.domain.sessions import PRICED_COLUMNS, price_sessions
 from carpark_dagster.domain.tariff import DEFAULT_TARIFF
 from carpark_dagster.domain.ticks import TickBatch
 from carpark_dagster.resources import PostgresResource
@@ -24,7 +24,7 @@ from carpark_dagster.resources.migrations import (
     apply_migrations,
     bundled_migrations,
 )
-from carpark_dagster.resources.postgres import EPOCH_WATERMARK, PostgresUnavailable
+from carpark_dagster.resources.postgres import EPOCH_WATERMARK, SESSION_ROWS, PostgresUnavailable
 
 pytestmark = pytest.mark.services
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
@@ -134,25 +134,41 @@ def test_a_late_correction_updates_the_row_and_its_updated_at(postgres):
     assert updated_at > opened_at
 
 
-def test_a_tick_killed_between_copy_and_commit_leaves_nothing(postgres, postgres_dsn, tmp_path):
+@pytest.mark.parametrize(
+    ("stored_first", "copied_into"),
+    [
+        (False, "carpark.parking_sessions"),  # new sessions: straight into the table
+        (True, "stage_sessions"),  # changed sessions: staging, then the merge
+    ],
+)
+def test_a_tick_killed_between_copy_and_commit_leaves_nothing(
+    postgres, postgres_dsn, tmp_path, stored_first, copied_into
+):
+    if stored_first:
+        postgres.record_tick(tick_of([("s1", 0, None), ("s2", 0, None)]), source="before")
+    before = rows(postgres, "SELECT * FROM carpark.parking_sessions ORDER BY session_id")
     marker = tmp_path / "copied"
     script = textwrap.dedent(
         f"""
         import time
+        from dataclasses import replace
         from pathlib import Path
         import carpark_dagster.resources.postgres as pg
         from carpark_dagster_tests.test_postgres import tick_of
 
-        real_copy = pg._copy_frame
-        def copy_then_wait(conn, statement, frame):
-            real_copy(conn, statement, frame)
-            if "stage_sessions" in statement:
+        real_copy = pg._copy
+        def copy_then_wait(conn, table, rows):
+            real_copy(conn, table, rows)
+            if table == {copied_into!r}:
                 Path({str(marker)!r}).write_text("copied")
                 time.sleep(60)
 
-        pg._copy_frame = copy_then_wait
+        pg._copy = copy_then_wait
         resource = pg.PostgresResource(dsn={postgres_dsn!r})
-        resource.record_tick(tick_of([("s1", 0, 40), ("s2", 0, 50)]), source="crash")
+        tick = tick_of([("s1", 0, 40), ("s2", 0, 50)])
+        if {stored_first!r}:
+            tick = replace(tick, known_session_ids=frozenset({{"s1", "s2"}}))
+        resource.record_tick(tick, source="crash")
         """
     )
     child = subprocess.Popen([sys.executable, "-c", script], cwd=os.getcwd())
@@ -167,10 +183,36 @@ def test_a_tick_killed_between_copy_and_commit_leaves_nothing(postgres, postgres
     finally:
         if child.poll() is None:
             child.kill()
-    assert rows(postgres, "SELECT count(*) FROM carpark.parking_sessions") == [(0,)]
+    assert rows(postgres, "SELECT * FROM carpark.parking_sessions ORDER BY session_id") == before
     # The server noticed the dead client; the next tick is not blocked by its lock.
     counts = postgres.record_tick(tick_of([("s1", 0, 40)]), source="after-crash")
     assert counts.sessions_written == 1
+
+
+def test_new_and_changed_sessions_of_one_tick_are_both_stored(postgres):
+    postgres.record_tick(tick_of([("s1", 0, None)]), source="test")
+    tick = replace(tick_of([("s1", 0, 95), ("s2", 10, None)]), known_session_ids={"s1"})
+    assert postgres.record_tick(tick, source="test").sessions_written == 2
+    assert rows(
+        postgres,
+        "SELECT session_id, charge_cents FROM carpark.parking_sessions ORDER BY session_id",
+    ) == [("s1", 240), ("s2", None)]
+
+
+def test_sessions_wrongly_taken_for_new_are_merged_not_duplicated(postgres):
+    """An old tick run again: its sessions are outside any state read, so the tick takes
+    them for new; the COPY meets the stored rows and the merge takes over."""
+    postgres.record_tick(tick_of([("s1", 0, 40), ("s2", 0, None)]), source="test")
+    before = rows(postgres, "SELECT * FROM carpark.parking_sessions ORDER BY session_id")
+    # s2 closed meanwhile; s3 is genuinely new.
+    again = tick_of([("s1", 0, 40), ("s2", 0, 70), ("s3", 5, 20)])
+    assert postgres.record_tick(again, source="test").sessions_written == 2
+    after = rows(postgres, "SELECT * FROM carpark.parking_sessions ORDER BY session_id")
+    assert after[0] == before[0]
+    assert [r[0] for r in after] == ["s1", "s2", "s3"]
+    assert rows(
+        postgres, "SELECT exit_time FROM carpark.parking_sessions WHERE session_id = 's2'"
+    ) == [(T0 + timedelta(minutes=70),)]
 
 
 # --------------------------------------------------------------------------- reading
@@ -244,3 +286,7 @@ def test_location_totals_follow_every_kind_of_write(postgres):
     with postgres.connect() as conn:
         conn.execute("DELETE FROM carpark.parking_sessions WHERE session_id = 's2'")
     assert maintained_totals(postgres) == rows(postgres, DIRECT_TOTALS) == [("Park0", 1, 60)]
+
+
+def test_the_copied_session_columns_are_the_domain_ones():
+    assert SESSION_ROWS.names == [*PRICED_COLUMNS, "source", "updated_at"]

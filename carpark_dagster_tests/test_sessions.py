@@ -379,3 +379,29 @@ def test_pricing_a_location_without_a_tariff_is_an_error():
     batch = store.tick(events(("e1", "P1", "Park9", "entry", 0)))
     with pytest.raises(KeyError, match="Park9"):
         price_sessions(batch.sessions, {"Park0": DEFAULT_TARIFF})
+
+
+def test_a_tick_names_the_stored_sessions_it_read_as_known():
+    stored = pd.DataFrame(
+        [
+            {
+                "session_id": session_id_for("e0"),
+                "plate": "P0",
+                "location_id": "Park0",
+                "entry_event_id": "e0",
+                "exit_event_id": None,
+                "entry_time": pd.Timestamp(T0),
+                "exit_time": pd.NaT,
+            }
+        ]
+    )
+    stored["exit_time"] = pd.to_datetime(stored["exit_time"], utc=True)
+    tick = build_tick(
+        events(("x0", "P0", "Park0", "exit", 30), ("e1", "P1", "Park0", "entry", 31)),
+        already_seen=set(),
+        state=SessionState(sessions=stored, pending=SessionState.empty().pending),
+        config=CONFIG,
+        as_of=LATER,
+    )
+    assert sorted(tick.sessions["session_id"]) == [session_id_for("e0"), session_id_for("e1")]
+    assert tick.known_session_ids == {session_id_for("e0")}

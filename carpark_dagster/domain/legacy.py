@@ -5,8 +5,8 @@ Airflow DAG's dump of the table (a leading unnamed index column, times `%Y-%m-%d
 Times are Singapore local time. A blank exit means the car is still parked.
 
 Charges are recomputed by the caller with the tariff; the recorded charge is kept beside it,
-exactly as written, because the lab's formula was wrong. Rows we cannot take come back with a
-reason, never silently dropped.
+as the exact decimal written, because the lab's formula was wrong. Rows we cannot take come
+back with a reason, never silently dropped.
 """
 
 from __future__ import annotations
@@ -130,6 +130,13 @@ def _parse_times(text: pd.Series) -> pd.Series:
     return parsed.dt.tz_localize(CARPARK_TIMEZONE, nonexistent="raise").dt.tz_convert("UTC")
 
 
+# A recorded charge is kept as an exact decimal if it is a plausible amount: below a trillion
+# dollars, with at most 20 decimal places (the lab's floats have up to 17). Anything else is
+# treated like an unreadable charge: not kept, our own charge stands.
+MAX_RECORDED_DOLLARS = Decimal(10) ** 12
+MAX_RECORDED_PLACES = 20
+
+
 def _dollars(text: str) -> Decimal | None:
     if not text:
         return None
@@ -137,7 +144,9 @@ def _dollars(text: str) -> Decimal | None:
         value = Decimal(text)
     except InvalidOperation:
         return None
-    return value if value.is_finite() else None
+    if not value.is_finite() or abs(value) >= MAX_RECORDED_DOLLARS:
+        return None
+    return value if -value.as_tuple().exponent <= MAX_RECORDED_PLACES else None
 
 
 def _entry_event_id(location: str, plate: str, entry: pd.Timestamp) -> str:
