@@ -156,14 +156,14 @@ def test_a_tick_killed_between_copy_and_commit_leaves_nothing(
         import carpark_dagster.resources.postgres as pg
         from carpark_dagster_tests.test_postgres import tick_of
 
-        real_copy = pg._copy
+        real_copy = pg.copy_rows
         def copy_then_wait(conn, table, rows):
             real_copy(conn, table, rows)
             if table == {copied_into!r}:
                 Path({str(marker)!r}).write_text("copied")
                 time.sleep(60)
 
-        pg._copy = copy_then_wait
+        pg.copy_rows = copy_then_wait
         resource = pg.PostgresResource(dsn={postgres_dsn!r})
         tick = tick_of([("s1", 0, 40), ("s2", 0, 50)])
         if {stored_first!r}:

@@ -334,7 +334,7 @@ class PostgresResource(dg.ConfigurableResource):
                 stage=(CREATE_EVENT_STAGE, "stage_events", MERGE_EVENTS),
             )
             new, changed = _split_known(
-                _session_rows(tick.sessions, source, updated_at), tick.known_session_ids
+                session_rows(tick.sessions, source, updated_at), tick.known_session_ids
             )
             sessions_written = _insert_or_merge(
                 conn,
@@ -345,10 +345,12 @@ class PostgresResource(dg.ConfigurableResource):
             )
             if tick.released_pending_ids:
                 conn.execute(DELETE_PENDING_EVENTS, (tick.released_pending_ids,))
-            _copy(conn, "carpark.pending_events", _arrow(tick.pending, EVENT_ROWS))
-            conn.execute(CREATE_QUARANTINE_STAGE)
-            _copy(conn, "stage_quarantine", _quarantine_rows(tick.anomalies))
-            quarantined = conn.execute(MERGE_QUARANTINE, {"source": source}).rowcount
+            copy_rows(conn, "carpark.pending_events", _arrow(tick.pending, EVENT_ROWS))
+            quarantined = 0
+            if len(tick.anomalies):
+                conn.execute(CREATE_QUARANTINE_STAGE)
+                copy_rows(conn, "stage_quarantine", _quarantine_rows(tick.anomalies))
+                quarantined = conn.execute(MERGE_QUARANTINE, {"source": source}).rowcount
         return TickCounts(
             events_received=len(tick.events),
             events_stored=events_stored,
@@ -424,7 +426,7 @@ def _insert_or_merge(
     if new.num_rows:
         try:
             with conn.transaction():
-                _copy(conn, table, new)
+                copy_rows(conn, table, new)
             written = new.num_rows
         except psycopg.errors.UniqueViolation:
             log.info("%s: some of %s new rows were stored already; merging", table, new.num_rows)
@@ -432,7 +434,7 @@ def _insert_or_merge(
     if merge.num_rows:
         create, name, merge_statement = stage
         conn.execute(create)
-        _copy(conn, name, merge)
+        copy_rows(conn, name, merge)
         written += conn.execute(merge_statement).rowcount
     return written
 
@@ -465,7 +467,7 @@ def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     )
 
 
-def _session_rows(sessions: pd.DataFrame, source: str, updated_at: datetime) -> pa.Table:
+def session_rows(sessions: pd.DataFrame, source: str, updated_at: datetime) -> pa.Table:
     rows = _arrow(sessions.assign(source=source, updated_at=updated_at), SESSION_ROWS)
     if RECORDED_CHARGE in sessions and sessions[RECORDED_CHARGE].notna().any():
         rows = rows.append_column(
@@ -474,7 +476,7 @@ def _session_rows(sessions: pd.DataFrame, source: str, updated_at: datetime) -> 
     return rows
 
 
-def _copy(conn: psycopg.Connection, table: str, rows: pa.Table) -> None:
+def copy_rows(conn: psycopg.Connection, table: str, rows: pa.Table) -> None:
     """COPY `rows` into the columns of `table` named like its fields, in PostgreSQL's binary
     format, one slice of rows at a time."""
     if rows.num_rows == 0:
