@@ -106,7 +106,7 @@ pg_up() {
   # defaults (a development cluster; deployments tune their own server).
   if ! as_pg_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$dir/run \
-        -c shared_buffers=512MB -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_buffers=128MB" \
+        -c shared_buffers=2GB -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_buffers=128MB" \
     start >/dev/null; then
     tail -n 30 "$dir/server.log" >&2 || true
     die "PostgreSQL did not start (log: $dir/server.log)"
