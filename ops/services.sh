@@ -123,7 +123,8 @@ pg_bootstrap() {
     pg_psql -d postgres -c "CREATE ROLE $PG_APP_USER LOGIN CREATEDB CREATEROLE"
   # Tests and benchmarks drop their scratch databases WITH (FORCE), which must also end an
   # autovacuum worker that happens to be in one: only pg_signal_backend may do that.
-  pg_psql -d postgres -c "GRANT pg_signal_backend TO $PG_APP_USER"
+  pg_psql -d postgres -tA -c "SELECT pg_has_role('$PG_APP_USER', 'pg_signal_backend', 'MEMBER')" |
+    grep -q t || pg_psql -d postgres -c "GRANT pg_signal_backend TO $PG_APP_USER"
   pg_psql -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1 ||
     pg_psql -d postgres -c "CREATE DATABASE $PG_DB OWNER $PG_APP_USER"
 }

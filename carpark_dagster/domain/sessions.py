@@ -40,6 +40,15 @@ SESSION_COLUMNS = [
 PRICED_COLUMNS = [*SESSION_COLUMNS, "duration_seconds", "charge_cents", "tariff"]
 PENDING_COLUMNS = EVENT_COLUMNS
 
+ANOMALY_COLUMNS = ["event_id", "reason", "record"]
+
+EXIT_WITHOUT_ENTRY = "exit without a matching entry"
+EXIT_BEFORE_ENTRY = "exit earlier than the open entry"
+ENTRY_WHILE_PARKED = "entry for a plate already parked at this location"
+TOO_LATE = "arrived later than the lateness window"
+IN_THE_FUTURE = "event time is in the future"
+FUTURE_TOLERANCE = timedelta(minutes=15)  # gate clocks drift a little
+
 
 class StoredSession(NamedTuple):
     """A session as incremental readers get it back from the system of record: open ones
@@ -55,16 +64,6 @@ class StoredSession(NamedTuple):
     charge_cents: int | None
     tariff: str
     updated_at: datetime
-
-
-ANOMALY_COLUMNS = ["event_id", "reason", "record"]
-
-EXIT_WITHOUT_ENTRY = "exit without a matching entry"
-EXIT_BEFORE_ENTRY = "exit earlier than the open entry"
-ENTRY_WHILE_PARKED = "entry for a plate already parked at this location"
-TOO_LATE = "arrived later than the lateness window"
-IN_THE_FUTURE = "event time is in the future"
-FUTURE_TOLERANCE = timedelta(minutes=15)  # gate clocks drift a little
 
 
 def session_id_for(entry_event_id: str) -> str:
