@@ -6,14 +6,11 @@ import dagster as dg
 import psycopg
 import pytest
 
-from carpark_dagster import assets
 from carpark_dagster.resources import (
-    CarparkConfigResource,
     ElasticsearchResource,
-    GateSimulatorResource,
     PostgresResource,
-    WindowPickleIOManager,
 )
+from carpark_dagster_tests.pipeline_runs import Window, pipeline_resources, run_pipeline
 
 # Two hours of Singapore morning traffic, then the next five minutes.
 FIRST_RANGE = ("2026-11-27-07:00", "2026-11-27-08:55")
@@ -36,28 +33,12 @@ WHERE exit_time IS NOT NULL
 
 
 def _resources(postgres, search, tmp_path):
-    return {
-        "postgres": postgres,
-        "search": search,
-        "carpark_config": CarparkConfigResource(),
-        "gate_simulator": GateSimulatorResource(seed=42, volume_scale=1.5),
-        "window_io_manager": WindowPickleIOManager(base_dir=str(tmp_path)),
-    }
+    return pipeline_resources(postgres, search, tmp_path, seed=42)
 
 
-def _tick(resources, *, partition_key=None, partition_range=None):
-    tags = {}
-    if partition_range:
-        tags = {
-            "dagster/asset_partition_range_start": partition_range[0],
-            "dagster/asset_partition_range_end": partition_range[1],
-        }
-    result = dg.materialize(
-        dg.load_assets_from_modules([assets]),
-        resources=resources,
-        partition_key=partition_key,
-        tags=tags,
-    )
+def _tick(resources, window: Window) -> dg.ExecuteInProcessResult:
+    """A run that must succeed with every asset check passing."""
+    result = run_pipeline(resources, window)
     assert result.success
     failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
     assert failed == []
@@ -86,11 +67,11 @@ def _indexed_ids(search: ElasticsearchResource) -> list[str]:
 @pytest.mark.services
 def test_two_ticks_agree_across_postgres_search_and_earnings(postgres, search, tmp_path):
     resources = _resources(postgres, search, tmp_path)
-    _tick(resources, partition_range=FIRST_RANGE)
+    _tick(resources, FIRST_RANGE)
     after_first = _closed_ids(postgres)
     assert len(after_first) > 100
 
-    _tick(resources, partition_key=NEXT_WINDOW)
+    _tick(resources, NEXT_WINDOW)
     pg_ids = _closed_ids(postgres)
     es_ids = _indexed_ids(search)
     assert len(pg_ids) > len(after_first)  # the second tick closed more sessions
@@ -118,14 +99,14 @@ def test_two_ticks_agree_across_postgres_search_and_earnings(postgres, search, t
 @pytest.mark.services
 def test_re_running_a_tick_changes_nothing(postgres, search, tmp_path):
     resources = _resources(postgres, search, tmp_path)
-    _tick(resources, partition_range=FIRST_RANGE)
+    _tick(resources, FIRST_RANGE)
     snapshot = """SELECT session_id, exit_time, charge_cents, updated_at
                   FROM carpark.parking_sessions ORDER BY session_id"""
     with postgres.connect() as conn:
         before = conn.execute(snapshot).fetchall()
         events_before = conn.execute("SELECT count(*) FROM carpark.gate_events").fetchone()
 
-    result = _tick(resources, partition_range=FIRST_RANGE)
+    result = _tick(resources, FIRST_RANGE)
 
     with postgres.connect() as conn:
         assert conn.execute(snapshot).fetchall() == before
@@ -140,7 +121,7 @@ def test_re_running_a_tick_changes_nothing(postgres, search, tmp_path):
 
 @pytest.mark.services
 def test_the_lab_view_reports_dollars(postgres, search, tmp_path):
-    _tick(_resources(postgres, search, tmp_path), partition_range=FIRST_RANGE)
+    _tick(_resources(postgres, search, tmp_path), FIRST_RANGE)
     with postgres.connect() as conn:
         row = conn.execute(
             """SELECT s.charge_cents, c."Parking_Charges"

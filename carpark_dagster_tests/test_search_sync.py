@@ -22,11 +22,8 @@ import pytest
 from carpark_dagster import assets
 from carpark_dagster.assets import SEARCH_MATCHES_POSTGRES
 from carpark_dagster.resources import (
-    CarparkConfigResource,
     ElasticsearchResource,
-    GateSimulatorResource,
     PostgresResource,
-    WindowPickleIOManager,
 )
 from carpark_dagster.resources.postgres import EPOCH_WATERMARK
 from carpark_dagster.resources.search import SESSION_MAPPING
@@ -37,6 +34,7 @@ from carpark_dagster.sync import (
     sync_changed_sessions,
 )
 from carpark_dagster_tests.conftest import SEARCH_URL
+from carpark_dagster_tests.pipeline_runs import pipeline_resources, run_pipeline
 from carpark_dagster_tests.search_data import (
     add_sessions,
     closed_ids,
@@ -362,32 +360,6 @@ def test_reconciliation_blocks_earnings_when_the_index_disagrees(postgres, searc
     assert result.asset_materializations_for_node("location_earnings") == []
 
 
-def _tick_resources(postgres, search, tmp_path) -> dict:
-    return {
-        "postgres": postgres,
-        "search": search,
-        "carpark_config": CarparkConfigResource(),
-        "gate_simulator": GateSimulatorResource(seed=7, volume_scale=1.5),
-        "window_io_manager": WindowPickleIOManager(base_dir=str(tmp_path)),
-    }
-
-
-def _tick(resources: dict, window: str | tuple[str, str]) -> dg.ExecuteInProcessResult:
-    """One run of the whole pipeline, for one window or (like the bootstrap) a range."""
-    if isinstance(window, tuple):
-        options = {
-            "tags": {
-                "dagster/asset_partition_range_start": window[0],
-                "dagster/asset_partition_range_end": window[1],
-            }
-        }
-    else:
-        options = {"partition_key": window}
-    return dg.materialize(
-        dg.load_assets_from_modules([assets]), resources=resources, raise_on_error=False, **options
-    )
-
-
 def test_three_ticks_with_the_engine_away_then_one_catches_up(postgres, search, tmp_path):
     # Nothing listens on port 9; the credentials must never show in a message.
     away = ElasticsearchResource(
@@ -400,7 +372,7 @@ def test_three_ticks_with_the_engine_away_then_one_catches_up(postgres, search, 
     ticks = [("2026-11-27-07:00", "2026-11-27-08:55"), "2026-11-27-09:00", "2026-11-27-09:05"]
     closed_after_each = []
     for window in ticks:
-        result = _tick(_tick_resources(postgres, away, tmp_path), window)
+        result = run_pipeline(pipeline_resources(postgres, away, tmp_path, seed=7), window)
         assert not result.success
         # PostgreSQL took the tick all the same: carpark_table is an earlier asset.
         assert result.asset_materializations_for_node("carpark_table")
@@ -412,7 +384,9 @@ def test_three_ticks_with_the_engine_away_then_one_catches_up(postgres, search, 
     assert closed_after_each[-1] > 0
     assert stored_watermark(postgres) is None  # nothing was acknowledged
 
-    result = _tick(_tick_resources(postgres, search, tmp_path), "2026-11-27-09:10")
+    result = run_pipeline(
+        pipeline_resources(postgres, search, tmp_path, seed=7), "2026-11-27-09:10"
+    )
 
     assert result.success
     (check,) = [
