@@ -24,6 +24,13 @@ GROUP BY "LocationID"
 ORDER BY avg("Parking_Charges") DESC, "LocationID"
 LIMIT 5
 """
+# Every closed session's exit is in the exit log, where the next tick's state read looks.
+EXITS_NOT_LOGGED = """
+SELECT count(*) FROM carpark.parking_sessions s
+WHERE s.exit_time IS NOT NULL
+  AND NOT EXISTS (SELECT FROM carpark.session_exits e
+                  WHERE e.session_id = s.session_id AND e.exit_time = s.exit_time)
+"""
 # The tariff restated in SQL: 60 cents per started 30 minutes.
 CHARGE_MISMATCHES = """
 SELECT count(*) FROM carpark.parking_sessions
@@ -80,6 +87,7 @@ def test_two_ticks_agree_across_postgres_search_and_earnings(postgres, search, t
 
     with postgres.connect() as conn:
         assert conn.execute(CHARGE_MISMATCHES).fetchone()[0] == 0
+        assert conn.execute(EXITS_NOT_LOGGED).fetchone()[0] == 0
         expected = conn.execute(INDEPENDENT_TOP_5).fetchall()
         stored = conn.execute(
             """SELECT rank, location_id, sessions, total_charge_cents, average_charge_cents

@@ -29,6 +29,7 @@ from carpark_dagster.resources.postgres import EPOCH_WATERMARK, SESSION_ROWS, Po
 pytestmark = pytest.mark.services
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 FAKE_PASSWORD = "placeholder-pw-0451"  # must never appear in a message
+MINUTE = timedelta(minutes=1)
 EVENT_COLUMNS = ["event_id", "plate", "location_id", "event_type", "event_time"]
 
 
@@ -69,6 +70,29 @@ def test_migrations_apply_once(postgres):
         assert apply_migrations(conn, bundled_migrations()) == []
     versions = rows(postgres, "SELECT version FROM public.carpark_schema_migrations ORDER BY 1")
     assert [v for (v,) in versions] == [m.version for m in bundled_migrations()]
+
+
+def test_the_exit_log_starts_with_the_exits_stored_before_it(postgres_dsn):
+    """A database from before migration 0006: its closed sessions' exits are logged."""
+    before_log = [m for m in bundled_migrations() if m.version < "0006"]
+    older = PostgresResource(dsn=postgres_dsn)
+    with older.connect() as conn:
+        apply_migrations(conn, before_log)
+        for sid, exit_ in (("closed", T0 + timedelta(minutes=40)), ("open", None)):
+            conn.execute(
+                "INSERT INTO carpark.parking_sessions (session_id, plate, location_id,"
+                " entry_event_id, entry_time, exit_time, charge_cents, tariff, updated_at)"
+                " VALUES (%s, %s, 'Park0', %s, %s, %s, %s, 'default', now())",
+                (sid, f"P-{sid}", f"{sid}-in", T0, exit_, None if exit_ is None else 120),
+            )
+    older.migrate()
+    assert rows(older, "SELECT session_id, exit_time FROM carpark.session_exits") == [
+        ("closed", T0 + timedelta(minutes=40))
+    ]
+    assert state_of(older, ["P-closed", "P-open"], horizon_minute=0) == [
+        ("closed", 40),
+        ("open", None),
+    ]
 
 
 def test_a_migration_that_destroys_data_needs_an_explicit_flag(postgres):
@@ -171,22 +195,75 @@ def test_a_tick_killed_between_copy_and_commit_leaves_nothing(
         resource.record_tick(tick, source="crash")
         """
     )
+    kill_once_marked(script, marker)
+    assert rows(postgres, "SELECT * FROM carpark.parking_sessions ORDER BY session_id") == before
+    # The server noticed the dead client; the next tick is not blocked by its lock.
+    counts = postgres.record_tick(tick_of([("s1", 0, 40)]), source="after-crash")
+    assert counts.sessions_written == 1
+
+
+def test_a_tick_killed_after_its_exit_log_committed_leaves_only_harmless_entries(
+    postgres, postgres_dsn, tmp_path
+):
+    """The exit log commits before the tick does: killed in between, the log holds exits of
+    sessions that were never stored, and the state read must not take them for real."""
+    postgres.record_tick(tick_of([("s1", 0, None)]), source="before")
+    before = rows(postgres, "SELECT * FROM carpark.parking_sessions ORDER BY session_id")
+    marker = tmp_path / "logged"
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        import carpark_dagster.resources.postgres as pg
+        from carpark_dagster_tests.test_postgres import tick_of
+
+        real_log = pg.PostgresResource._log_exits
+        def log_then_wait(self, exits):
+            real_log(self, exits)
+            Path({str(marker)!r}).write_text("logged")
+            time.sleep(60)
+
+        pg.PostgresResource._log_exits = log_then_wait
+        resource = pg.PostgresResource(dsn={postgres_dsn!r})
+        resource.record_tick(tick_of([("s1", 0, 40), ("s2", 0, 50)]), source="crash")
+        """
+    )
+    kill_once_marked(script, marker)
+    assert rows(postgres, "SELECT * FROM carpark.parking_sessions ORDER BY session_id") == before
+    assert rows(postgres, "SELECT session_id FROM carpark.session_exits ORDER BY 1") == [
+        ("s1",),
+        ("s2",),
+    ]
+    assert state_of(postgres, ["P-s1", "P-s2"], horizon_minute=0) == [("s1", None)]
+
+    postgres.record_tick(tick_of([("s1", 0, 40), ("s2", 0, 50)]), source="after-crash")
+    assert state_of(postgres, ["P-s1", "P-s2"], horizon_minute=0) == [("s1", 40), ("s2", 50)]
+
+
+def test_a_tick_whose_exit_log_fails_is_not_stored(postgres, postgres_dsn):
+    with psycopg.connect(postgres_dsn) as locker:
+        locker.execute("LOCK TABLE carpark.session_exits IN ACCESS EXCLUSIVE MODE")
+        impatient = PostgresResource(dsn=postgres_dsn, statement_timeout_ms=500)
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            impatient.record_tick(tick_of([("s1", 0, 40)]), source="test")
+        locker.rollback()
+    assert rows(postgres, "SELECT count(*) FROM carpark.parking_sessions") == [(0,)]
+
+
+def kill_once_marked(script: str, marker) -> None:
+    """Run `script` in a child Python and kill -9 it as soon as it has written `marker`."""
     child = subprocess.Popen([sys.executable, "-c", script], cwd=os.getcwd())
     try:
         deadline = time.monotonic() + 30
         while not marker.exists():
-            assert child.poll() is None, "the loading process ended before its COPY"
-            assert time.monotonic() < deadline, "the loading process never reached its COPY"
+            assert child.poll() is None, "the loading process ended before the marked point"
+            assert time.monotonic() < deadline, "the loading process never reached it"
             time.sleep(0.05)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
     finally:
         if child.poll() is None:
             child.kill()
-    assert rows(postgres, "SELECT * FROM carpark.parking_sessions ORDER BY session_id") == before
-    # The server noticed the dead client; the next tick is not blocked by its lock.
-    counts = postgres.record_tick(tick_of([("s1", 0, 40)]), source="after-crash")
-    assert counts.sessions_written == 1
 
 
 def test_new_and_changed_sessions_of_one_tick_are_both_stored(postgres):
@@ -216,6 +293,38 @@ def test_sessions_wrongly_taken_for_new_are_merged_not_duplicated(postgres):
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def state_of(postgres, plates: list[str], horizon_minute: int) -> list[tuple]:
+    """(session id, exit minute or None) of the stored sessions a batch touching `plates`
+    may still change, when late events may go back to `horizon_minute`."""
+    touched = pd.DataFrame({"location_id": "Park0", "plate": plates})
+    state = postgres.session_state(touched, horizon=T0 + timedelta(minutes=horizon_minute))
+    return sorted(
+        (row.session_id, None if pd.isna(row.exit_time) else (row.exit_time - T0) // MINUTE)
+        for row in state.sessions.itertuples()
+    )
+
+
+def test_the_state_read_finds_open_and_recently_closed_sessions_once(postgres):
+    postgres.record_tick(
+        tick_of([("old", 0, 30), ("recent", 0, 90), ("open", 10, None), ("other", 0, 95)]),
+        source="test",
+    )
+    # A late correction moves an exit: the exit log keeps both, the session has one.
+    moved = replace(tick_of([("recent", 0, 120)]), known_session_ids={"recent"})
+    postgres.record_tick(moved, source="test")
+    # An old tick again: its exits are logged a second time.
+    postgres.record_tick(tick_of([("old", 0, 30), ("recent", 0, 120)]), source="test")
+    plates = ["P-old", "P-recent", "P-open"]
+    assert state_of(postgres, plates, horizon_minute=60) == [("open", None), ("recent", 120)]
+    assert state_of(postgres, plates, horizon_minute=100) == [("open", None), ("recent", 120)]
+    assert state_of(postgres, plates, horizon_minute=20) == [
+        ("old", 30),
+        ("open", None),
+        ("recent", 120),
+    ]
+    assert state_of(postgres, plates, horizon_minute=200) == [("open", None)]
 
 
 def test_keyset_pages_never_skip_rows_with_equal_timestamps(postgres):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -50,12 +51,25 @@ WHERE (p.location_id, p.plate) IN (
         SELECT * FROM unnest(%(locations)s::text[], %(plates)s::text[]))
    OR p.event_time < %(horizon)s
 """
+# Open sessions come from the partial index of parking_sessions; closed ones are found in
+# the exit log, then checked against the session itself (the log may hold exits a session has
+# moved away from, or ones of a tick that never committed).
 SELECT_CHANGEABLE_SESSIONS = f"""
 SELECT {", ".join("s." + c for c in SESSION_COLUMNS)}
 FROM carpark.parking_sessions s
 JOIN unnest(%(locations)s::text[], %(plates)s::text[]) AS k(location_id, plate)
   ON s.location_id = k.location_id AND s.plate = k.plate
-WHERE s.exit_time IS NULL OR s.exit_time >= %(horizon)s
+WHERE s.exit_time IS NULL
+UNION ALL
+SELECT {", ".join("s." + c for c in SESSION_COLUMNS)}
+FROM carpark.parking_sessions s
+WHERE s.exit_time >= %(horizon)s
+  AND s.session_id IN (
+        SELECT e.session_id
+        FROM carpark.session_exits e
+        JOIN unnest(%(locations)s::text[], %(plates)s::text[]) AS k(location_id, plate)
+          ON e.location_id = k.location_id AND e.plate = k.plate
+        WHERE e.exit_time >= %(horizon)s)
 """
 # What a tick writes, as Arrow schemas named like the columns they fill. COPY sends them in
 # PostgreSQL's binary format (pgpq encodes Arrow arrays directly): no time is formatted here
@@ -86,6 +100,10 @@ SESSION_ROWS = pa.schema(
         ("updated_at", TIME),
     ]
 )
+EXIT_ROWS = pa.schema(
+    [("location_id", TEXT), ("plate", TEXT), ("exit_time", TIME), ("session_id", TEXT)]
+)
+EXIT_KEY = ("location_id", "plate", "exit_time")  # session_exits_by_plate
 # Imported sessions also carry the charge the old system recorded: exact decimals, whatever
 # their scale, appended to SESSION_ROWS only when there are any.
 RECORDED_CHARGE = "recorded_charge"
@@ -194,9 +212,9 @@ class TickCounts:
 class PostgresResource(dg.ConfigurableResource):
     """The carpark database (from `CARPARK_POSTGRES_DSN`).
 
-    Inside a Dagster run the resource keeps one connection for the whole step; elsewhere each
-    `connect()` opens its own. Connections are in autocommit mode: work that must be atomic
-    runs in `conn.transaction()`.
+    Inside a Dagster run the resource keeps one connection for the whole step (and a second
+    one for the exit log, once a tick writes it); elsewhere each `connect()` opens its own.
+    Connections are in autocommit mode: work that must be atomic runs in `conn.transaction()`.
     """
 
     dsn: str = Field(default=DEFAULT_DSN, description="libpq connection string or URL.")
@@ -204,14 +222,16 @@ class PostgresResource(dg.ConfigurableResource):
     connect_timeout_s: int = Field(default=10, description="Time to wait for a connection.")
 
     _run_connection: psycopg.Connection | None = PrivateAttr(default=None)
+    _exit_log_connection: psycopg.Connection | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._run_connection = self._open()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._run_connection is not None:
-            self._run_connection.close()
-            self._run_connection = None
+        for conn in (self._run_connection, self._exit_log_connection):
+            if conn is not None:
+                conn.close()
+        self._run_connection = self._exit_log_connection = None
 
     # ---------------------------------------------------------------- connections
 
@@ -322,8 +342,17 @@ class PostgresResource(dg.ConfigurableResource):
         go through a staging table and one merge. Should any "new" row be stored already (a
         re-run of an old tick, an import loaded twice), that COPY is undone and its rows are
         merged too: the outcome never depends on the guess, only the speed does.
+
+        The exits of its closed sessions go to the exit log meanwhile, on a second connection
+        (the server's second core), and are committed before the tick is.
         """
-        with self.connect() as conn, conn.transaction():
+        exits = exit_rows(tick.sessions)
+        with (
+            self.connect() as conn,
+            conn.transaction(),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="exit-log") as beside,
+        ):
+            exits_logged = beside.submit(self._log_exits, exits)
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (TICK_LOCK_ID,))
             # Taken after the lock, so timestamps grow in commit order.
             (updated_at,) = conn.execute("SELECT clock_timestamp()").fetchone()
@@ -351,12 +380,30 @@ class PostgresResource(dg.ConfigurableResource):
                 conn.execute(CREATE_QUARANTINE_STAGE)
                 copy_rows(conn, "stage_quarantine", _quarantine_rows(tick.anomalies))
                 quarantined = conn.execute(MERGE_QUARANTINE, {"source": source}).rowcount
+            exits_logged.result()  # its failure undoes the tick
         return TickCounts(
             events_received=len(tick.events),
             events_stored=events_stored,
             sessions_written=sessions_written,
             anomalies_quarantined=quarantined,
         )
+
+    def _log_exits(self, exits: pa.Table) -> None:
+        """Append `exits` to the exit log and commit them, on a connection of their own."""
+        if exits.num_rows == 0:
+            return
+        in_run = self._run_connection is not None
+        conn = self._exit_log_connection if in_run else None
+        if conn is None or conn.closed or conn.broken:
+            conn = self._open()
+            if in_run:
+                self._exit_log_connection = conn
+        try:
+            with conn.transaction():
+                copy_rows(conn, "carpark.session_exits", exits)
+        finally:
+            if not in_run:
+                conn.close()
 
     def record_locations(self, config: CarparkConfig) -> None:
         """Keep `carpark.locations` equal to the configuration in force."""
@@ -479,6 +526,15 @@ def session_rows(sessions: pd.DataFrame, source: str, updated_at: datetime) -> p
             RECORDED_CHARGE, pa.array(sessions[RECORDED_CHARGE], from_pandas=True)
         )
     return rows
+
+
+def exit_rows(sessions: pd.DataFrame) -> pa.Table:
+    """The exit log's rows for the closed ones of `sessions`, in the order of its index: in
+    that order a large tick's entries go into it several times faster."""
+    closed = _arrow(sessions[sessions["exit_time"].notna()], EXIT_ROWS)
+    if closed.num_rows < 2:
+        return closed
+    return closed.take(pc.sort_indices(closed, sort_keys=[(c, "ascending") for c in EXIT_KEY]))
 
 
 def copy_rows(conn: psycopg.Connection, table: str, rows: pa.Table) -> None:
