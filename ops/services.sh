@@ -122,9 +122,13 @@ pg_bootstrap() {
   pg_psql -d postgres -tA -c "SELECT 1 FROM pg_roles WHERE rolname = '$PG_APP_USER'" | grep -q 1 ||
     pg_psql -d postgres -c "CREATE ROLE $PG_APP_USER LOGIN CREATEDB CREATEROLE"
   # Tests and benchmarks drop their scratch databases WITH (FORCE), which must also end an
-  # autovacuum worker that happens to be in one: only pg_signal_backend may do that.
-  pg_psql -d postgres -tA -c "SELECT pg_has_role('$PG_APP_USER', 'pg_signal_backend', 'MEMBER')" |
-    grep -q t || pg_psql -d postgres -c "GRANT pg_signal_backend TO $PG_APP_USER"
+  # autovacuum worker that happens to be in one: only pg_signal_backend may do that. The
+  # PostgreSQL benchmark settles the server (CHECKPOINT) after filling a synthetic history.
+  local role
+  for role in pg_signal_backend pg_checkpoint; do
+    pg_psql -d postgres -tA -c "SELECT pg_has_role('$PG_APP_USER', '$role', 'MEMBER')" |
+      grep -q t || pg_psql -d postgres -c "GRANT $role TO $PG_APP_USER"
+  done
   pg_psql -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1 ||
     pg_psql -d postgres -c "CREATE DATABASE $PG_DB OWNER $PG_APP_USER"
 }
