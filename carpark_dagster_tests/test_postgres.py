@@ -307,8 +307,17 @@ def state_of(postgres, plates: list[str], horizon_minute: int) -> list[tuple]:
 
 
 def test_the_state_read_finds_open_and_recently_closed_sessions_once(postgres):
+    three_days = 3 * 24 * 60  # the log is searched day by day, up to its last day
     postgres.record_tick(
-        tick_of([("old", 0, 30), ("recent", 0, 90), ("open", 10, None), ("other", 0, 95)]),
+        tick_of(
+            [
+                ("old", 0, 30),
+                ("recent", 0, 90),
+                ("open", 10, None),
+                ("other", 0, 95),
+                ("long", 0, three_days),
+            ]
+        ),
         source="test",
     )
     # A late correction moves an exit: the exit log keeps both, the session has one.
@@ -316,15 +325,18 @@ def test_the_state_read_finds_open_and_recently_closed_sessions_once(postgres):
     postgres.record_tick(moved, source="test")
     # An old tick again: its exits are logged a second time.
     postgres.record_tick(tick_of([("old", 0, 30), ("recent", 0, 120)]), source="test")
-    plates = ["P-old", "P-recent", "P-open"]
-    assert state_of(postgres, plates, horizon_minute=60) == [("open", None), ("recent", 120)]
-    assert state_of(postgres, plates, horizon_minute=100) == [("open", None), ("recent", 120)]
+    plates = ["P-old", "P-recent", "P-open", "P-long"]
+    long = ("long", three_days)
+    assert state_of(postgres, plates, horizon_minute=60) == [long, ("open", None), ("recent", 120)]
+    assert state_of(postgres, plates, horizon_minute=100) == [long, ("open", None), ("recent", 120)]
     assert state_of(postgres, plates, horizon_minute=20) == [
+        long,
         ("old", 30),
         ("open", None),
         ("recent", 120),
     ]
-    assert state_of(postgres, plates, horizon_minute=200) == [("open", None)]
+    assert state_of(postgres, plates, horizon_minute=200) == [long, ("open", None)]
+    assert state_of(postgres, plates, horizon_minute=three_days + 1) == [("open", None)]
 
 
 def test_keyset_pages_never_skip_rows_with_equal_timestamps(postgres):

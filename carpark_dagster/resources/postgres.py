@@ -52,8 +52,9 @@ WHERE (p.location_id, p.plate) IN (
    OR p.event_time < %(horizon)s
 """
 # Open sessions come from the partial index of parking_sessions; closed ones are found in
-# the exit log, then checked against the session itself (the log may hold exits a session has
-# moved away from, or ones of a tick that never committed).
+# the exit log, day by day from the horizon's to the last one logged, then checked against the
+# session itself (the log may hold exits a session has moved away from, or ones of a tick that
+# never committed).
 SELECT_CHANGEABLE_SESSIONS = f"""
 SELECT {", ".join("s." + c for c in SESSION_COLUMNS)}
 FROM carpark.parking_sessions s
@@ -69,7 +70,13 @@ WHERE s.exit_time >= %(horizon)s
         FROM carpark.session_exits e
         JOIN unnest(%(locations)s::text[], %(plates)s::text[]) AS k(location_id, plate)
           ON e.location_id = k.location_id AND e.plate = k.plate
-        WHERE e.exit_time >= %(horizon)s)
+        WHERE (e.exit_time AT TIME ZONE 'UTC')::date = ANY(ARRAY(
+                SELECT generate_series(
+                    (%(horizon)s::timestamptz AT TIME ZONE 'UTC')::date,
+                    (SELECT max((x.exit_time AT TIME ZONE 'UTC')::date)
+                     FROM carpark.session_exits x),
+                    interval '1 day')::date))
+          AND e.exit_time >= %(horizon)s)
 """
 # What a tick writes, as Arrow schemas named like the columns they fill. COPY sends them in
 # PostgreSQL's binary format (pgpq encodes Arrow arrays directly): no time is formatted here
@@ -103,7 +110,7 @@ SESSION_ROWS = pa.schema(
 EXIT_ROWS = pa.schema(
     [("location_id", TEXT), ("plate", TEXT), ("exit_time", TIME), ("session_id", TEXT)]
 )
-EXIT_KEY = ("location_id", "plate", "exit_time")  # session_exits_by_plate
+
 # Imported sessions also carry the charge the old system recorded: exact decimals, whatever
 # their scale, appended to SESSION_ROWS only when there are any.
 RECORDED_CHARGE = "recorded_charge"
@@ -529,12 +536,17 @@ def session_rows(sessions: pd.DataFrame, source: str, updated_at: datetime) -> p
 
 
 def exit_rows(sessions: pd.DataFrame) -> pa.Table:
-    """The exit log's rows for the closed ones of `sessions`, in the order of its index: in
-    that order a large tick's entries go into it several times faster."""
+    """The exit log's rows for the closed ones of `sessions`, in the order of its index (UTC
+    day, location, plate): in that order a large tick's entries go into it several times
+    faster."""
     closed = _arrow(sessions[sessions["exit_time"].notna()], EXIT_ROWS)
     if closed.num_rows < 2:
         return closed
-    return closed.take(pc.sort_indices(closed, sort_keys=[(c, "ascending") for c in EXIT_KEY]))
+    day = pc.floor_temporal(closed["exit_time"], unit="day")
+    order = pa.table({"day": day, "location_id": closed["location_id"], "plate": closed["plate"]})
+    return closed.take(
+        pc.sort_indices(order, sort_keys=[(c, "ascending") for c in order.column_names])
+    )
 
 
 def copy_rows(conn: psycopg.Connection, table: str, rows: pa.Table) -> None:
