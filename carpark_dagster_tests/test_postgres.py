@@ -218,8 +218,8 @@ def test_a_tick_killed_after_its_exit_log_committed_leaves_only_harmless_entries
         from carpark_dagster_tests.test_postgres import tick_of
 
         real_log = pg.PostgresResource._log_exits
-        def log_then_wait(self, exits):
-            real_log(self, exits)
+        def log_then_wait(self, sessions):
+            real_log(self, sessions)
             Path({str(marker)!r}).write_text("logged")
             time.sleep(60)
 

@@ -353,13 +353,12 @@ class PostgresResource(dg.ConfigurableResource):
         The exits of its closed sessions go to the exit log meanwhile, on a second connection
         (the server's second core), and are committed before the tick is.
         """
-        exits = exit_rows(tick.sessions)
         with (
             self.connect() as conn,
             conn.transaction(),
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="exit-log") as beside,
         ):
-            exits_logged = beside.submit(self._log_exits, exits)
+            exits_logged = beside.submit(self._log_exits, tick.sessions)
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (TICK_LOCK_ID,))
             # Taken after the lock, so timestamps grow in commit order.
             (updated_at,) = conn.execute("SELECT clock_timestamp()").fetchone()
@@ -395,8 +394,10 @@ class PostgresResource(dg.ConfigurableResource):
             anomalies_quarantined=quarantined,
         )
 
-    def _log_exits(self, exits: pa.Table) -> None:
-        """Append `exits` to the exit log and commit them, on a connection of their own."""
+    def _log_exits(self, sessions: pd.DataFrame) -> None:
+        """Append the exits of the closed ones of `sessions` to the exit log and commit them,
+        on a connection of their own."""
+        exits = exit_rows(sessions)
         if exits.num_rows == 0:
             return
         in_run = self._run_connection is not None
@@ -539,7 +540,8 @@ def exit_rows(sessions: pd.DataFrame) -> pa.Table:
     """The exit log's rows for the closed ones of `sessions`, in the order of its index (UTC
     day, location, plate): in that order a large tick's entries go into it several times
     faster."""
-    closed = _arrow(sessions[sessions["exit_time"].notna()], EXIT_ROWS)
+    exits = sessions[EXIT_ROWS.names]
+    closed = _arrow(exits[exits["exit_time"].notna()], EXIT_ROWS)
     if closed.num_rows < 2:
         return closed
     day = pc.floor_temporal(closed["exit_time"], unit="day")
