@@ -3,7 +3,7 @@
 --
 -- Before this, parking_sessions had an index on (location_id, plate, exit_time) over the whole
 -- history. Every session written paid a random insert into it, and the larger it grew the
--- more each insert cost (bench/RESULTS.md): a third of a tick's time at 1M sessions, and the
+-- more each insert cost (bench/RESULTS.md): about half of a 1M-session tick's time, and the
 -- reason a tick slowed with the size of the history. This log holds the same keys, but the
 -- pipeline writes it on a second connection while the tick's own transaction runs, and commits
 -- it first: a session is never stored without its exit here. A log entry whose tick was rolled
