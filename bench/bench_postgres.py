@@ -53,7 +53,7 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 RETURNING location_id, plate, exit_time, session_id
 )
 INSERT INTO carpark.session_exits (location_id, plate, exit_time, session_id)
-SELECT * FROM filled ORDER BY location_id, plate, exit_time
+SELECT * FROM filled ORDER BY (exit_time AT TIME ZONE 'UTC')::date, location_id, plate
 """
 
 
