@@ -39,7 +39,6 @@ SESSION_COLUMNS = [
 ]
 PRICED_COLUMNS = [*SESSION_COLUMNS, "duration_seconds", "charge_cents", "tariff"]
 PENDING_COLUMNS = EVENT_COLUMNS
-
 ANOMALY_COLUMNS = ["event_id", "reason", "record"]
 
 EXIT_WITHOUT_ENTRY = "exit without a matching entry"

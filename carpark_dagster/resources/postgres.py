@@ -55,14 +55,15 @@ WHERE (p.location_id, p.plate) IN (
 # the exit log, day by day from the horizon's to the last one logged, then checked against the
 # session itself (the log may hold exits a session has moved away from, or ones of a tick that
 # never committed).
+_SESSION_COLUMNS_OF_S = ", ".join("s." + c for c in SESSION_COLUMNS)
 SELECT_CHANGEABLE_SESSIONS = f"""
-SELECT {", ".join("s." + c for c in SESSION_COLUMNS)}
+SELECT {_SESSION_COLUMNS_OF_S}
 FROM carpark.parking_sessions s
 JOIN unnest(%(locations)s::text[], %(plates)s::text[]) AS k(location_id, plate)
   ON s.location_id = k.location_id AND s.plate = k.plate
 WHERE s.exit_time IS NULL
 UNION ALL
-SELECT {", ".join("s." + c for c in SESSION_COLUMNS)}
+SELECT {_SESSION_COLUMNS_OF_S}
 FROM carpark.parking_sessions s
 WHERE s.exit_time >= %(horizon)s
   AND s.session_id IN (
