@@ -18,6 +18,7 @@ from carpark_dagster.domain.sessions import PRICED_COLUMNS, price_sessions
 from carpark_dagster.domain.tariff import DEFAULT_TARIFF
 from carpark_dagster.domain.ticks import TickBatch
 from carpark_dagster.resources import PostgresResource
+from carpark_dagster.resources import postgres as postgres_module
 from carpark_dagster.resources.migrations import (
     DestructiveMigration,
     Migration,
@@ -339,7 +340,12 @@ def test_the_state_read_finds_open_and_recently_closed_sessions_once(postgres):
     assert state_of(postgres, plates, horizon_minute=three_days + 1) == [("open", None)]
 
 
-def test_keyset_pages_never_skip_rows_with_equal_timestamps(postgres):
+@pytest.mark.parametrize("reading", ["in chunks of 3 rows", "in one piece (libpq < 17)"])
+def test_keyset_pages_never_skip_rows_with_equal_timestamps(postgres, reading, monkeypatch):
+    if reading.startswith("in chunks"):
+        monkeypatch.setattr(postgres_module, "READ_CHUNK_ROWS", 3)  # a page spans 3 chunks
+    else:
+        monkeypatch.setattr(psycopg.capabilities, "has_stream_chunked", lambda: False)
     # One tick writes every row with the same updated_at.
     postgres.record_tick(tick_of([(f"s{i:03d}", 0, 40 + i) for i in range(25)]), source="test")
     seen, mark, pages = [], EPOCH_WATERMARK, 0
