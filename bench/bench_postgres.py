@@ -150,6 +150,7 @@ def merges(pg: PostgresResource, quick: bool) -> None:
         note = f"   (median of {runs}; best {n / min(seconds):,.0f}/s)" if runs > 1 else ""
         median = statistics.median(seconds)
         print(f"  {n:>9,} new sessions  {median:6.2f} s  {n / median:>9,.0f} sessions/s{note}")
+    largest_tick = median  # of the largest size, compared with the yardstick below
 
     n = sizes[-1]
     tick = new_sessions(f"m{n}-0", n)
@@ -174,6 +175,12 @@ def merges(pg: PostgresResource, quick: bool) -> None:
         conn.execute("DROP TABLE bench_raw")
     print("  reference: binary COPY into a table with a text primary key and nothing else")
     print(f"  {n:>9,} rows          {seconds:6.2f} s  {n / seconds:>9,.0f} rows/s")
+    # The figures (150k/s wanted where this COPY ran at ~270k/s) ask for about 56%;
+    # the ratio moves less with the shared machine's speed than either figure alone.
+    print(
+        f"  the {n:,}-session tick ran at {seconds / largest_tick:.0%} of this speed"
+        " (the issue's figures: 150k of ~270k, 56%)"
+    )
 
 
 def histories(pg: PostgresResource, quick: bool) -> None:
