@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up down status run test lint fmt clean bench-domain bench-postgres bench-search
+.PHONY: install up down status run test test-fast lint fmt clean bench-domain bench-postgres bench-search
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -27,8 +27,11 @@ status:  ## are the services running?
 run: install up  ## services up, then Dagster on 127.0.0.1:3000 with the schedule running
 	@ops/run.sh
 
-test: install  ## lint + the whole test suite against real services (started and stopped here)
+test: install  ## lint, dg check defs, the whole suite against real services (started and stopped here)
 	@ops/test.sh
+
+test-fast: install  ## every test that needs no service (no `make up`), in seconds
+	.venv/bin/pytest -q -m "not services" --ignore=carpark_dagster_tests/integration
 
 bench-domain: install  ## simulation, sessionisation and pricing throughput
 	$(VENV)/bin/python bench/bench_domain.py

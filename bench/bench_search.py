@@ -26,6 +26,8 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from carpark_dagster.domain.sessions import StoredSession
+from carpark_dagster.lib.search_rebuild import rebuild_search_index
+from carpark_dagster.lib.search_sync import sync_changed_sessions
 from carpark_dagster.resources import ElasticsearchResource, PostgresResource
 from carpark_dagster.resources.engines import EngineError
 from carpark_dagster.resources.postgres import DEFAULT_DSN
@@ -37,8 +39,6 @@ from carpark_dagster.resources.search import (
     session_actions,
     session_document,
 )
-from carpark_dagster.search_rebuild import rebuild_search_index
-from carpark_dagster.sync import sync_changed_sessions
 
 BASE_DSN = os.environ.get("CARPARK_POSTGRES_DSN") or DEFAULT_DSN
 SEARCH_URL = os.environ.get("CARPARK_ES_URL") or DEFAULT_URL

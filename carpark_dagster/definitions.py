@@ -1,21 +1,12 @@
-"""Everything Dagster loads: assets, checks, the job, its schedule and sensor, resources
-(configured from the environment: see `carpark_dagster.settings`)."""
+"""The code location: every definition under `carpark_dagster/defs/`, autoloaded (Dagster's
+project layout, configured by `[tool.dg]` in pyproject.toml), with the resources configured
+from the environment (`settings.py`)."""
 
-from __future__ import annotations
+from pathlib import Path
 
 import dagster as dg
 
-from carpark_dagster import assets
-from carpark_dagster.automation import carpark_tick_job, every_five_minutes, first_tick_sensor
-from carpark_dagster.legacy_job import import_legacy_csv
-from carpark_dagster.search_rebuild_job import rebuild_search_index
-from carpark_dagster.settings import build_resources
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([assets]),
-    asset_checks=dg.load_asset_checks_from_modules([assets]),
-    jobs=[carpark_tick_job, import_legacy_csv, rebuild_search_index],
-    schedules=[every_five_minutes],
-    sensors=[first_tick_sensor],
-    resources=build_resources(),
-)
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: lint, then the whole suite against the real services. Starts the services that
+# `make test`: lint, the definitions check, then the whole suite against the real services. Starts the services that
 # are not running yet and stops exactly those afterwards.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,5 +20,7 @@ source ops/env.sh
 echo "[test] ruff"
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
+echo "[test] dg check defs"
+VIRTUAL_ENV="$ROOT/.venv" .venv/bin/dg check defs
 echo "[test] pytest"
 .venv/bin/pytest "$@"

@@ -65,6 +65,22 @@ class StoredSession(NamedTuple):
     updated_at: datetime
 
 
+# Where an incremental reader of the stored sessions has got to: the keyset
+# `(updated_at, session_id)` of the last row it has handled. Rows with equal `updated_at` are
+# ordered by id, so none is skipped.
+Watermark = tuple[datetime, str]
+# Before any read, the watermark sits before every possible row.
+EPOCH_WATERMARK: Watermark = (datetime.fromisoformat("1970-01-01T00:00:00+00:00"), "")
+
+
+def watermark_of(session: StoredSession) -> Watermark:
+    return (session.updated_at, session.session_id)
+
+
+def format_watermark(mark: Watermark) -> str:
+    return f"{mark[0].isoformat()} {mark[1]}".rstrip()
+
+
 def session_id_for(entry_event_id: str) -> str:
     return f"ses-{entry_event_id}"
 

@@ -115,3 +115,14 @@ def _check_against_config(
         columns=ANOMALY_COLUMNS,
     )
     return events[~rejected].reset_index(drop=True), anomalies
+
+
+def charges_off_tariff(closed: pd.DataFrame, config: CarparkConfig) -> list[str]:
+    """Sessions whose charge differs from the scalar reference of their location's tariff (the
+    vectorised pricing checked, session by session, against the plain rule)."""
+    return [
+        row.session_id
+        for row in closed.itertuples(index=False)
+        if row.charge_cents
+        != config.tariff_for(row.location_id).charge_cents(row.entry_time, row.exit_time)
+    ]

@@ -3,26 +3,21 @@
 Each file in `carpark_dagster/sql/migrations` is one version, applied in one transaction and
 recorded in `public.carpark_schema_migrations`. A migration that would destroy data (DROP of a
 table, column or schema, TRUNCATE, DELETE) is refused unless the caller allows it explicitly:
-the pipeline never does; `carpark-migrate --allow-drop` does.
-
-    python -m carpark_dagster.resources.migrations [--allow-drop] [--status]
+the pipeline never does; `carpark migrate --allow-drop` does.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import re
-import sys
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
 
 import psycopg
 
-log = logging.getLogger(__name__)
+from carpark_dagster.resources.locks import AdvisoryLock
 
-# Any constant works; it only has to be the same for every process that migrates.
-MIGRATION_LOCK_ID = 0x0CA7_9A4C
+log = logging.getLogger(__name__)
 
 CREATE_MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS public.carpark_schema_migrations (
@@ -32,7 +27,15 @@ CREATE TABLE IF NOT EXISTS public.carpark_schema_migrations (
 """
 
 
-_DESTRUCTIVE = re.compile(r"\b(DROP\s+(TABLE|COLUMN|SCHEMA)|TRUNCATE|DELETE\s+FROM)\b", re.I)
+# What destroys data: dropping a table, schema or materialised view; dropping a column, with or
+# without the word COLUMN (`ALTER TABLE t DROP c`; but not DROP CONSTRAINT, DEFAULT, NOT NULL,
+# EXPRESSION or IDENTITY, which change no stored value); TRUNCATE; DELETE.
+_DESTRUCTIVE = re.compile(
+    r"\bDROP\s+(TABLE|COLUMN|SCHEMA|MATERIALIZED\s+VIEW)\b"
+    r"|\bALTER\s+TABLE\b[^;]*?\bDROP\s+(?!(CONSTRAINT|DEFAULT|NOT\s+NULL|EXPRESSION|IDENTITY)\b)"
+    r"|\bTRUNCATE\b|\bDELETE\s+FROM\b",
+    re.I,
+)
 _SQL_COMMENT = re.compile(r"--[^\n]*")
 
 
@@ -67,14 +70,14 @@ def apply_migrations(
     """Apply what is missing; return the versions applied. Re-running is a no-op."""
     applied_now: list[str] = []
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (AdvisoryLock.MIGRATIONS,))
         done = applied_versions(conn)
         pending = [m for m in migrations if m.version not in done]
         refused = [m.version for m in pending if m.destroys_data and not allow_drop]
         if refused:
             raise DestructiveMigration(
                 f"migration(s) {', '.join(refused)} would destroy data; nothing was applied. "
-                "Back up, then run: carpark-migrate --allow-drop"
+                "Back up, then run: carpark migrate --allow-drop"
             )
         for migration in pending:
             log.info("applying migration %s", migration.version)
@@ -85,42 +88,3 @@ def apply_migrations(
             )
             applied_now.append(migration.version)
     return applied_now
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="carpark-migrate",
-        description="Apply the carpark schema migrations to CARPARK_POSTGRES_DSN.",
-    )
-    parser.add_argument("--status", action="store_true", help="list versions; apply nothing")
-    parser.add_argument(
-        "--allow-drop", action="store_true", help="also apply migrations that destroy data"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-
-    from carpark_dagster.resources.postgres import PostgresUnavailable
-    from carpark_dagster.settings import build_resources
-
-    postgres = build_resources(resolve=True)["postgres"]
-    migrations = bundled_migrations()
-    try:
-        with postgres.connect() as conn:
-            if args.status:
-                done = applied_versions(conn)
-                for m in migrations:
-                    state = "applied" if m.version in done else "pending"
-                    print(
-                        f"{m.version:<32} {state}{'  (destroys data)' if m.destroys_data else ''}"
-                    )
-                return 0
-            applied = apply_migrations(conn, migrations, allow_drop=args.allow_drop)
-    except (PostgresUnavailable, DestructiveMigration) as exc:
-        print(f"carpark-migrate: {exc}", file=sys.stderr)
-        return 2
-    print(f"applied: {', '.join(applied)}" if applied else "up to date: nothing to apply")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

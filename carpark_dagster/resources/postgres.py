@@ -1,14 +1,16 @@
 """PostgreSQL, the system of record, as a Dagster resource.
 
-All writes of a tick happen in one transaction, serialised by an advisory lock, so that
-`updated_at` grows in commit order and incremental readers never skip a row.
+Every statement, transaction and advisory lock of the platform is here (the schema's are in
+`migrations.py`). All writes of a tick happen in one transaction, serialised by an advisory
+lock, so that `updated_at` grows in commit order and incremental readers never skip a row.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -26,19 +28,31 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, PrivateAttr
 
 from carpark_dagster.domain.config import CarparkConfig
+from carpark_dagster.domain.earnings import LocationTotals
 from carpark_dagster.domain.sessions import (
+    EPOCH_WATERMARK,
     PENDING_COLUMNS,
     SESSION_COLUMNS,
     SessionState,
     StoredSession,
+    Watermark,
 )
 from carpark_dagster.domain.ticks import TickBatch
-from carpark_dagster.resources.migrations import apply_migrations, bundled_migrations
+from carpark_dagster.resources.locks import AdvisoryLock
+from carpark_dagster.resources.migrations import (
+    Migration,
+    applied_versions,
+    apply_migrations,
+    bundled_migrations,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DSN = "postgresql://carpark@127.0.0.1:55432/carpark"
-TICK_LOCK_ID = 0x0CA7_71C4
+# How long a search sync or rebuild waits for another one to finish.
+SEARCH_SYNC_LOCK_WAIT_S = 30 * 60
+TRY_LOCK = "SELECT pg_try_advisory_lock(%s)"
+UNLOCK = "SELECT pg_advisory_unlock(%s)"
 
 SELECT_KNOWN_EVENT_IDS = "SELECT event_id FROM carpark.gate_events WHERE event_id = ANY(%s)"
 # The state a batch needs (reads grow with the batch, not the history): events still waiting
@@ -202,13 +216,56 @@ FROM carpark.location_totals
 WHERE sessions <> 0 OR total_charge_cents <> 0
 ORDER BY location_id
 """
-
-# Before any sync, the watermark sits before every possible row.
-EPOCH_WATERMARK = (datetime.fromisoformat("1970-01-01T00:00:00+00:00"), "")
+# The rebuild reads everything from one snapshot: the rows, the watermark they add up to, and
+# the totals they are checked against, even while ticks keep writing.
+BEGIN_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+SELECT_LAST_CHANGE = """
+SELECT updated_at, session_id FROM carpark.parking_sessions
+ORDER BY updated_at DESC, session_id DESC
+LIMIT 1
+"""
+SELECT_CLOSED_SESSIONS_PAGE = f"""
+SELECT {STORED_SESSION_FIELDS}
+FROM carpark.parking_sessions
+WHERE exit_time IS NOT NULL
+  AND (updated_at, session_id) > (%(updated_at)s, %(session_id)s)
+ORDER BY updated_at, session_id
+LIMIT %(limit)s
+"""
+SELECT_CLOSED_TOTALS = """
+SELECT location_id, count(*) AS sessions, sum(charge_cents) AS total_charge_cents
+FROM carpark.parking_sessions
+WHERE exit_time IS NOT NULL
+GROUP BY location_id ORDER BY location_id
+"""
 
 
 class PostgresUnavailable(RuntimeError):
     """PostgreSQL could not be reached or refused us; the message never holds the password."""
+
+
+class LockTimeout(RuntimeError):
+    """Another process kept an advisory lock for longer than we were willing to wait."""
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    migration: Migration
+    applied: bool
+
+
+@dataclass(frozen=True)
+class ClosedSessionsSnapshot:
+    """The closed sessions as of one moment: the last change they add up to, their totals per
+    location, and `read_page(after, limit)` for the rows themselves in keyset order."""
+
+    watermark: Watermark
+    totals: list[LocationTotals]
+    read_page: Callable[[Watermark, int], list[StoredSession]]
+
+    @property
+    def sessions(self) -> int:
+        return sum(t.sessions for t in self.totals)
 
 
 @dataclass(frozen=True)
@@ -223,8 +280,9 @@ class PostgresResource(dg.ConfigurableResource):
     """The carpark database (from `CARPARK_POSTGRES_DSN`).
 
     Inside a Dagster run the resource keeps one connection for the whole step (and a second
-    one for the exit log, once a tick writes it); elsewhere each `connect()` opens its own.
-    Connections are in autocommit mode: work that must be atomic runs in `conn.transaction()`.
+    one for the exit log, once a tick writes it), and applies pending migrations once when it
+    is set up; elsewhere each `connect()` opens its own. Connections are in autocommit mode:
+    work that must be atomic runs in `conn.transaction()`.
     """
 
     dsn: str = Field(default=DEFAULT_DSN, description="libpq connection string or URL.")
@@ -236,6 +294,9 @@ class PostgresResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._run_connection = self._open()
+        applied = self.migrate()
+        if applied:
+            context.log.info("applied migrations %s", ", ".join(applied))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         for conn in (self._run_connection, self._exit_log_connection):
@@ -286,9 +347,53 @@ class PostgresResource(dg.ConfigurableResource):
                 "is it running (make up), and is CARPARK_POSTGRES_DSN right?"
             ) from None
 
-    def migrate(self) -> list[str]:
+    # ---------------------------------------------------------------- schema
+
+    def migrate(self, allow_drop: bool = False) -> list[str]:
+        """Apply the pending migrations; return their versions (see `migrations.py`)."""
         with self.connect() as conn:
-            return apply_migrations(conn, bundled_migrations())
+            return apply_migrations(conn, bundled_migrations(), allow_drop=allow_drop)
+
+    def migration_status(self) -> list[MigrationStatus]:
+        with self.connect() as conn:
+            done = applied_versions(conn)
+        return [MigrationStatus(m, m.version in done) for m in bundled_migrations()]
+
+    # ---------------------------------------------------------------- locks
+
+    @contextmanager
+    def search_sync_lock(
+        self,
+        wait_s: float = SEARCH_SYNC_LOCK_WAIT_S,
+        on_wait: Callable[[], None] | None = None,
+    ) -> Iterator[None]:
+        """Hold the search-sync advisory lock for the block (syncs and rebuilds take turns).
+
+        A session lock, so it dies with the connection if the process is killed. We poll with
+        `pg_try_advisory_lock` instead of blocking in `pg_advisory_lock`, whose wait would count
+        against the statement timeout and could not say why we wait: `on_wait` is called when
+        we start waiting and every 30 s after.
+        """
+        lock = AdvisoryLock.SEARCH_SYNC
+        with self.connect() as conn:
+            deadline = time.monotonic() + wait_s
+            next_note = 0.0
+            while not conn.execute(TRY_LOCK, (lock,)).fetchone()[0]:
+                now = time.monotonic()
+                if now >= deadline:
+                    raise LockTimeout(
+                        f"another search sync or rebuild has held the lock for over {wait_s:.0f}s"
+                    )
+                if now >= next_note and on_wait is not None:
+                    on_wait()
+                    next_note = now + 30
+                time.sleep(0.5)
+            try:
+                yield
+            finally:
+                # A broken connection has taken the lock with it already.
+                if not conn.closed and not conn.broken:
+                    conn.execute(UNLOCK, (lock,))
 
     # ---------------------------------------------------------------- reads
 
@@ -319,7 +424,7 @@ class PostgresResource(dg.ConfigurableResource):
         pending["event_time"] = pd.to_datetime(pending["event_time"], utc=True)
         return SessionState(sessions=sessions, pending=pending)
 
-    def changed_sessions(self, after: tuple[datetime, str], limit: int) -> list[StoredSession]:
+    def changed_sessions(self, after: Watermark, limit: int) -> list[StoredSession]:
         """Sessions (open or closed) changed after the keyset `(updated_at, session_id)`, in
         keyset order, at most `limit`. A closed session can become open again when a late
         exit moves its exit to another stay."""
@@ -330,17 +435,37 @@ class PostgresResource(dg.ConfigurableResource):
                 {"updated_at": after[0], "session_id": after[1], "limit": limit},
             )
 
-    def watermark(self, consumer: str) -> tuple[datetime, str]:
+    def watermark(self, consumer: str) -> Watermark:
         with self.connect() as conn:
             row = conn.execute(SELECT_WATERMARK, (consumer,)).fetchone()
         return (row[0], row[1]) if row else EPOCH_WATERMARK
 
-    def closed_totals_by_location(self) -> pd.DataFrame:
+    def closed_totals_by_location(self) -> list[LocationTotals]:
         """Closed sessions and their charges per location, as committed now."""
-        with self.connect() as conn, conn.cursor() as cur:
-            cur.execute(SELECT_CLOSED_TOTALS_BY_LOCATION)
-            rows = cur.fetchall()
-        return pd.DataFrame(rows, columns=["location_id", "sessions", "total_charge_cents"])
+        with self.connect() as conn:
+            return _location_totals(conn.execute(SELECT_CLOSED_TOTALS_BY_LOCATION))
+
+    @contextmanager
+    def closed_sessions_snapshot(self) -> Iterator[ClosedSessionsSnapshot]:
+        """Every closed session as of one moment, however long the caller takes to read them
+        (a read-only repeatable-read transaction for the block)."""
+        with self.connect() as conn, conn.transaction():
+            conn.execute(BEGIN_SNAPSHOT)
+            last = conn.execute(SELECT_LAST_CHANGE).fetchone()
+            totals = _location_totals(conn.execute(SELECT_CLOSED_TOTALS))
+
+            def read_page(after: Watermark, limit: int) -> list[StoredSession]:
+                return read_stored_sessions(
+                    conn,
+                    SELECT_CLOSED_SESSIONS_PAGE,
+                    {"updated_at": after[0], "session_id": after[1], "limit": limit},
+                )
+
+            yield ClosedSessionsSnapshot(
+                watermark=(last[0], last[1]) if last else EPOCH_WATERMARK,
+                totals=totals,
+                read_page=read_page,
+            )
 
     # ---------------------------------------------------------------- writes
 
@@ -362,7 +487,7 @@ class PostgresResource(dg.ConfigurableResource):
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="exit-log") as beside,
         ):
             exits_logged = beside.submit(self._log_exits, tick.sessions)
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (TICK_LOCK_ID,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (AdvisoryLock.TICK,))
             # Taken after the lock, so timestamps grow in commit order.
             (updated_at,) = conn.execute("SELECT clock_timestamp()").fetchone()
             events_stored = _insert_or_merge(
@@ -432,7 +557,7 @@ class PostgresResource(dg.ConfigurableResource):
                     ),
                 )
 
-    def set_watermark(self, consumer: str, mark: tuple[datetime, str]) -> None:
+    def set_watermark(self, consumer: str, mark: Watermark) -> None:
         with self.connect() as conn:
             conn.execute(UPSERT_WATERMARK, (consumer, mark[0], mark[1]))
 
@@ -466,6 +591,11 @@ def read_stored_sessions(conn: psycopg.Connection, query: str, params: dict) -> 
             return list(cur.stream(query, params, size=READ_CHUNK_ROWS))
         cur.execute(query, params)
         return cur.fetchall()
+
+
+def _location_totals(rows: Iterable[Sequence]) -> list[LocationTotals]:
+    # count() and the sum of a bigint come back as int and Decimal: both exact.
+    return [LocationTotals(loc, int(sessions), int(cents)) for loc, sessions, cents in rows]
 
 
 def _stored_session_row(cursor: psycopg.Cursor) -> Callable[[Sequence], StoredSession]:

@@ -14,15 +14,13 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal, NamedTuple
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
+from carpark_dagster.domain.earnings import LocationTotals
 from carpark_dagster.domain.sessions import StoredSession
 from carpark_dagster.resources.engines import (
     ConnectionSettings,
@@ -87,19 +85,6 @@ class BulkItem(NamedTuple):
 
     def failure(self) -> dict:
         return {"id": self.id, "op": self.op, "status": self.status, "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class LocationTotals:
-    location_id: str
-    sessions: int
-    total_charge_cents: int
-
-    @property
-    def average_charge_cents(self) -> Decimal:
-        return (Decimal(self.total_charge_cents) / Decimal(self.sessions)).quantize(
-            Decimal("0.01"), rounding=ROUND_HALF_EVEN
-        )
 
 
 class SessionIndex:
@@ -259,7 +244,7 @@ class SessionIndex:
                 raise
             dg.get_dagster_logger().warning(
                 "the mapping of %s differs from this version's and cannot be changed in place "
-                "(%s); run `python -m carpark_dagster.search_rebuild` to apply it",
+                "(%s); run `carpark search rebuild` to apply it",
                 current,
                 exc,
             )
@@ -400,27 +385,6 @@ def session_source(session: StoredSession, updated_at_iso: str | None = None) ->
         f',"charge":"{_dollars(cents)}"'
         f',"tariff":{_json_str(session.tariff)}'
         f',"updated_at":"{updated_at_iso or _iso(session.updated_at)}"}}'
-    )
-
-
-def top_average_charges(totals: list[LocationTotals], top: int = 5) -> pd.DataFrame:
-    """The lab's question: the `top` locations by average charge (ties: location id)."""
-    ranked = sorted(
-        (t for t in totals if t.sessions > 0),
-        key=lambda t: (-t.average_charge_cents, t.location_id),
-    )[:top]
-    return pd.DataFrame(
-        [
-            {
-                "rank": i,
-                "location_id": t.location_id,
-                "sessions": t.sessions,
-                "total_charge_cents": t.total_charge_cents,
-                "average_charge_cents": t.average_charge_cents,
-            }
-            for i, t in enumerate(ranked, start=1)
-        ],
-        columns=["rank", "location_id", "sessions", "total_charge_cents", "average_charge_cents"],
     )
 
 

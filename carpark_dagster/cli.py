@@ -1,0 +1,199 @@
+"""`carpark`: the platform's command-line tool, over the same library code the jobs run.
+
+    carpark migrate [--status] [--allow-drop]
+    carpark import-legacy FILE [FILE ...]
+    carpark search rebuild [--page-size N]
+
+Settings come from the environment, as for the pipeline (`settings.py`, `.env.example`).
+Exit codes: 0 done; 1 the operation failed (a service unreachable, a refused migration, a
+rebuild that did not verify); 2 bad usage or bad input (arguments, files, configuration).
+Errors are one line on stderr; `carpark --debug …` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from carpark_dagster.domain.config import ConfigError
+from carpark_dagster.domain.legacy import LegacyFormatError
+from carpark_dagster.lib.legacy_import import import_legacy_file
+from carpark_dagster.lib.search_rebuild import (
+    REBUILD_PAGE_SIZE,
+    RebuildFailed,
+    rebuild_search_index,
+)
+from carpark_dagster.resources.engines import EngineError
+from carpark_dagster.resources.migrations import DestructiveMigration
+from carpark_dagster.resources.postgres import LockTimeout, PostgresUnavailable
+from carpark_dagster.settings import build_resources
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+# What the user can put right (exit 2; also a file that cannot be opened), and what failed on
+# the way (exit 1). Anything else is a bug, reported as such (exit 1).
+BAD_INPUT: tuple[type[Exception], ...] = (LegacyFormatError, ConfigError)
+FAILED: tuple[type[Exception], ...] = (
+    PostgresUnavailable,
+    EngineError,
+    RebuildFailed,
+    LockTimeout,
+    DestructiveMigration,
+)
+
+log = logging.getLogger("carpark")
+
+
+# ------------------------------------------------------------------------- commands
+
+
+def migrate(args: argparse.Namespace) -> int:
+    postgres = build_resources(resolve=True)["postgres"]
+    if args.status:
+        for status in postgres.migration_status():
+            migration = status.migration
+            state = "applied" if status.applied else "pending"
+            note = "  (destroys data)" if migration.destroys_data else ""
+            print(f"{migration.version:<32} {state}{note}")
+        return EXIT_OK
+    applied = postgres.migrate(allow_drop=args.allow_drop)
+    print(f"applied: {', '.join(applied)}" if applied else "up to date: nothing to apply")
+    return EXIT_OK
+
+
+def import_legacy(args: argparse.Namespace) -> int:
+    resources = build_resources(resolve=True)  # the same settings as the pipeline's
+    postgres = resources["postgres"]
+    config = resources["carpark_config"].load()
+    postgres.migrate()
+    for path in args.files:
+        summary = import_legacy_file(path, postgres, config)
+        print("\n".join(summary.lines()))
+    return EXIT_OK
+
+
+def search_rebuild(args: argparse.Namespace) -> int:
+    # The clients log every request, and the 404s we expect (no alias yet) as warnings; what
+    # goes wrong reaches us as an EngineError anyway.
+    for client in ("opensearch", "elastic_transport"):
+        logging.getLogger(client).setLevel(logging.ERROR)
+    resources = build_resources(resolve=True)
+    postgres, search = resources["postgres"], resources["search"]
+    with search.session_index() as index:
+        rebuild_search_index(postgres, index, log, page_size=args.page_size)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------- parsing
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="carpark",
+        description="The carpark earnings platform's command-line tool. Settings come from the "
+        "environment (CARPARK_POSTGRES_DSN, CARPARK_ES_*, CARPARK_CONFIG; see .env.example).",
+        epilog="Exit codes: 0 done, 1 the operation failed, 2 bad usage or input.",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback when something fails"
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(
+        parent: argparse._SubParsersAction, name: str, run: Callable, help: str
+    ) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run, command=name)
+        return sub
+
+    m = command(commands, "migrate", migrate, "Apply the pending schema migrations.")
+    m.add_argument("--status", action="store_true", help="list the migrations; apply nothing")
+    m.add_argument(
+        "--allow-drop", action="store_true", help="also apply migrations that destroy data"
+    )
+
+    i = command(
+        commands,
+        "import-legacy",
+        import_legacy,
+        "Import the lab's carpark_system.csv files into PostgreSQL (re-importing changes nothing).",
+    )
+    i.add_argument("files", nargs="+", type=Path, metavar="FILE", help="carpark_system.csv files")
+
+    search = commands.add_parser(
+        "search", help="Manage the search index.", description="Manage the search index."
+    )
+    search.set_defaults(run=None, command="search", parser=search)
+    search_commands = search.add_subparsers(title="commands", metavar="COMMAND")
+    r = command(
+        search_commands,
+        "rebuild",
+        search_rebuild,
+        "Rebuild the search index from PostgreSQL and swap its aliases atomically (no "
+        "downtime for searches).",
+    )
+    r.set_defaults(command="search rebuild")
+    r.add_argument(
+        "--page-size",
+        type=_positive,
+        default=REBUILD_PAGE_SIZE,
+        help=f"sessions read from PostgreSQL per page (default {REBUILD_PAGE_SIZE})",
+    )
+    parser.set_defaults(run=None, command=None, parser=parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.run is None:  # a group without its command: show what there is
+        args.parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print(f"carpark {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        code, message = _explain(exc)
+        print(f"carpark {args.command}: {message}", file=sys.stderr)
+        return code
+
+
+def _explain(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return EXIT_USAGE, f"{exc.filename}: {exc.strerror or exc}"
+    if isinstance(exc, BAD_INPUT):
+        return EXIT_USAGE, _one_line(exc)
+    if isinstance(exc, FAILED):
+        return EXIT_FAILED, _one_line(exc)
+    return EXIT_FAILED, (
+        f"unexpected error ({type(exc).__name__}): {_one_line(exc)} "
+        "(run with --debug for the traceback)"
+    )
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""What runs the tick: its job, the five-minute schedule, the first-tick sensor."""

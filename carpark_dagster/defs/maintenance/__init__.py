@@ -1,0 +1,1 @@
+"""Jobs an operator launches by hand: the lab import and the search rebuild."""

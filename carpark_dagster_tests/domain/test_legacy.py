@@ -1,0 +1,134 @@
+"""Reading the lab's CSV files: both shapes, times, recorded charges, rows refused. The files
+are made by the tests (`lab_files`); the lab's own samples are read too when present."""
+
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from carpark_dagster.domain.legacy import LegacyFormatError, parse_legacy_rows, read_legacy_csv
+from carpark_dagster_tests.lab_files import lab_sample, shared_samples
+
+
+def csv(text: str) -> io.BytesIO:
+    return io.BytesIO(text.encode("utf-8"))
+
+
+def _same_sessions_in_both_shapes(notebook_file: Path, dump_file: Path, dump_rows: int) -> None:
+    notebook = parse_legacy_rows(read_legacy_csv(notebook_file))
+    dump = parse_legacy_rows(read_legacy_csv(dump_file))
+    assert dump.rows_read == dump_rows
+    common = dump.sessions.merge(notebook.sessions, on="session_id", suffixes=("_d", "_n"))
+    assert len(common) == len(dump.sessions) > 0
+    assert (common.entry_time_d == common.entry_time_n).all()
+    assert (common.exit_time_d.isna() == common.exit_time_n.isna()).all()
+    closed = common.exit_time_d.notna()
+    assert (common.exit_time_d[closed] == common.exit_time_n[closed]).all()
+    assert common.recorded_charge_d.tolist() == common.recorded_charge_n.tolist()
+
+
+def test_both_shapes_give_the_same_sessions_for_the_same_rows(tmp_path):
+    sample = lab_sample()
+    _same_sessions_in_both_shapes(
+        sample.write_notebook_file(tmp_path / "carpark_system.csv"),
+        sample.write_dag_dump(tmp_path / "dump.csv", rows=20),
+        dump_rows=20,
+    )
+
+
+def test_the_labs_own_samples_give_the_same_sessions_in_both_shapes():
+    notebook, dump = shared_samples()
+    _same_sessions_in_both_shapes(notebook, dump, dump_rows=200)
+
+
+def test_a_made_sample_is_read_as_the_lab_wrote_it(tmp_path):
+    sample = lab_sample(closed=5, parked=2, entry_after_exit=1)
+    rows = parse_legacy_rows(read_legacy_csv(sample.write_notebook_file(tmp_path / "s.csv")))
+    assert rows.rows_read == 8
+    assert len(rows.sessions) == 7
+    assert rows.sessions["exit_time"].isna().sum() == 2
+    assert rows.rejected["reason"].tolist() == ["entry after exit"]
+    first = sample.rows[0]
+    assert rows.sessions["entry_time"].iloc[0].isoformat() == "2025-10-07T23:03:11+00:00"
+    assert rows.sessions["recorded_charge"].iloc[0] == Decimal(first.lab_charge)
+
+
+def test_times_are_singapore_local_and_blank_exits_are_open_sessions():
+    rows = parse_legacy_rows(
+        read_legacy_csv(
+            csv(
+                "\ufeffPlate,LocationID,Entry_DateTime,Exit_DateTime,Parking_Charges\n"
+                "SBS3229P,Park0,08/10/2025 13:13:47,08/10/2025 17:38:34,1.3239166666666669\n"
+                "SBS3229P,Park1,08/10/2025 18:00:00,,\n"
+            )
+        )
+    )
+    first, second = rows.sessions.to_dict(orient="records")
+    assert first["entry_time"].isoformat() == "2025-10-08T05:13:47+00:00"  # 13:13:47 at UTC+8
+    assert first["recorded_charge"] == Decimal("1.3239166666666669")
+    assert second["exit_time"] is None or str(second["exit_time"]) == "NaT"
+    assert second["recorded_charge"] is None
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("1.3239166666666669", Decimal("1.3239166666666669")),
+        ("12.5", Decimal("12.5")),
+        ("1E+2", Decimal("100")),
+        ("0.12345678901234567890", Decimal("0.12345678901234567890")),
+        ("0.123456789012345678901", None),  # 21 places: not a plausible amount
+        ("1000000000000", None),  # a trillion dollars
+        ("-1e300", None),
+        ("NaN", None),
+        ("Infinity", None),
+        ("two dollars", None),
+    ],
+)
+def test_a_recorded_charge_is_kept_exactly_when_it_is_a_plausible_amount(written, kept):
+    rows = parse_legacy_rows(
+        read_legacy_csv(
+            csv(
+                "Plate,LocationID,Entry_DateTime,Exit_DateTime,Parking_Charges\n"
+                f"SBS3229P,Park0,08/10/2025 13:13:47,08/10/2025 17:38:34,{written}\n"
+            )
+        )
+    )
+    [recorded] = rows.sessions["recorded_charge"].tolist()
+    assert recorded == kept if kept is not None else recorded is None
+
+
+def test_rows_that_cannot_be_taken_come_back_with_reasons():
+    rows = parse_legacy_rows(
+        read_legacy_csv(
+            csv(
+                ",Plate,LocationID,Entry_DateTime,Exit_DateTime,Parking_Charges\n"
+                "0,A1,Park0,2025-10-08 13:00:00,2025-10-08 12:00:00,0.5\n"
+                "1,A2,Park0,2025-13-45 13:00:00,2025-10-08 14:00:00,0.5\n"
+                "2,A3,Park0,2025-10-08 13:00:00,yesterday,0.5\n"
+                "3,,Park0,2025-10-08 13:00:00,2025-10-08 14:00:00,0.5\n"
+                "4,A5,Mars,2025-10-08 13:00:00,2025-10-08 14:00:00,0.5\n"
+                "5,A6,Park0,2025-10-08 13:00:00,2025-10-08 14:00:00,0.5\n"
+                "6,A6,Park0,2025-10-08 13:00:00,2025-10-08 14:00:00,0.5\n"
+            )
+        ),
+        known_locations={"Park0"},
+    )
+    assert rows.rejected["reason"].tolist() == [
+        "entry after exit",
+        "unparseable entry time '2025-13-45 13:00:00'",
+        "unparseable exit time 'yesterday'",
+        "missing plate",
+        "unknown location 'Mars'",
+        "duplicate of an earlier row (same plate, location and entry)",
+    ]
+    assert rows.sessions["plate"].tolist() == ["A6"]
+    assert rows.rejected["record"].iloc[0]["Plate"] == "A1"
+
+
+def test_files_of_another_shape_are_refused_with_a_clear_message():
+    with pytest.raises(LegacyFormatError, match="missing column"):
+        read_legacy_csv(csv("plate,where\nA,B\n"))
+    with pytest.raises(LegacyFormatError, match="not a readable CSV"):
+        read_legacy_csv(io.BytesIO(b"\xff\xfe\x00bad"))

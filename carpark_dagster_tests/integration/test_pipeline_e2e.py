@@ -1,0 +1,155 @@
+"""Two ticks of the whole pipeline against the real PostgreSQL and search node."""
+
+from decimal import Decimal
+
+import dagster as dg
+import psycopg
+import pytest
+
+from carpark_dagster.resources import (
+    ElasticsearchResource,
+    PostgresResource,
+)
+from carpark_dagster_tests.integration.pipeline_runs import Window, pipeline_resources, run_pipeline
+
+# Two hours of Singapore morning traffic, then the next five minutes.
+FIRST_RANGE = ("2026-11-27-07:00", "2026-11-27-08:55")
+NEXT_WINDOW = "2026-11-27-09:00"
+
+INDEPENDENT_TOP_5 = """
+SELECT "LocationID", count(*), sum("Parking_Charges"), avg("Parking_Charges")
+FROM public."CarPark"
+WHERE "Exit_DateTime" IS NOT NULL
+GROUP BY "LocationID"
+ORDER BY avg("Parking_Charges") DESC, "LocationID"
+LIMIT 5
+"""
+# Every closed session's exit is in the exit log, where the next tick's state read looks.
+EXITS_NOT_LOGGED = """
+SELECT count(*) FROM carpark.parking_sessions s
+WHERE s.exit_time IS NOT NULL
+  AND NOT EXISTS (SELECT FROM carpark.session_exits e
+                  WHERE e.session_id = s.session_id AND e.exit_time = s.exit_time)
+"""
+# The tariff restated in SQL: 60 cents per started 30 minutes.
+CHARGE_MISMATCHES = """
+SELECT count(*) FROM carpark.parking_sessions
+WHERE exit_time IS NOT NULL
+  AND charge_cents <> ceil(extract(epoch FROM exit_time - entry_time) / 1800) * 60
+"""
+
+
+def _resources(postgres, search, tmp_path):
+    return pipeline_resources(postgres, search, tmp_path, seed=42)
+
+
+def _tick(resources, window: Window) -> dg.ExecuteInProcessResult:
+    """A run that must succeed with every asset check passing."""
+    result = run_pipeline(resources, window)
+    assert result.success
+    failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
+    assert failed == []
+    return result
+
+
+def _closed_ids(postgres: PostgresResource) -> list[str]:
+    with postgres.connect() as conn:
+        rows = conn.execute(
+            "SELECT session_id FROM carpark.parking_sessions WHERE exit_time IS NOT NULL"
+        ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def _indexed_ids(search: ElasticsearchResource) -> list[str]:
+    with search.session_index() as index:
+        index.refresh()
+        answer = index.engine.request(
+            "POST",
+            f"/{search.alias}/_search",
+            body={"size": 10_000, "_source": False, "query": {"match_all": {}}},
+        )
+    return sorted(hit["_id"] for hit in answer["hits"]["hits"])
+
+
+@pytest.mark.services
+def test_two_ticks_agree_across_postgres_search_and_earnings(postgres, search, tmp_path):
+    resources = _resources(postgres, search, tmp_path)
+    _tick(resources, FIRST_RANGE)
+    after_first = _closed_ids(postgres)
+    assert len(after_first) > 100
+
+    _tick(resources, NEXT_WINDOW)
+    pg_ids = _closed_ids(postgres)
+    es_ids = _indexed_ids(search)
+    assert len(pg_ids) > len(after_first)  # the second tick closed more sessions
+    assert len(pg_ids) == len(set(pg_ids))
+    assert es_ids == pg_ids  # same sessions, one document each
+
+    with postgres.connect() as conn:
+        assert conn.execute(CHARGE_MISMATCHES).fetchone()[0] == 0
+        assert conn.execute(EXITS_NOT_LOGGED).fetchone()[0] == 0
+        expected = conn.execute(INDEPENDENT_TOP_5).fetchall()
+        stored = conn.execute(
+            """SELECT rank, location_id, sessions, total_charge_cents, average_charge_cents
+               FROM carpark.location_earnings
+               WHERE computed_at = (SELECT max(computed_at) FROM carpark.location_earnings)
+               ORDER BY rank"""
+        ).fetchall()
+    assert len(stored) == 5
+    assert [r[0] for r in stored] == [1, 2, 3, 4, 5]
+    for (loc, count, total_dollars, avg_dollars), row in zip(expected, stored, strict=True):
+        assert row[1] == loc
+        assert row[2] == count
+        assert Decimal(row[3]) == total_dollars * 100
+        assert row[4] == (avg_dollars * 100).quantize(Decimal("0.01"))
+
+
+@pytest.mark.services
+def test_re_running_a_tick_changes_nothing(postgres, search, tmp_path):
+    resources = _resources(postgres, search, tmp_path)
+    _tick(resources, FIRST_RANGE)
+    snapshot = """SELECT session_id, exit_time, charge_cents, updated_at
+                  FROM carpark.parking_sessions ORDER BY session_id"""
+    with postgres.connect() as conn:
+        before = conn.execute(snapshot).fetchall()
+        events_before = conn.execute("SELECT count(*) FROM carpark.gate_events").fetchone()
+
+    result = _tick(resources, FIRST_RANGE)
+
+    with postgres.connect() as conn:
+        assert conn.execute(snapshot).fetchall() == before
+        assert conn.execute("SELECT count(*) FROM carpark.gate_events").fetchone() == events_before
+    synced = [
+        m.metadata["documents_indexed"].value
+        for m in result.asset_materializations_for_node("es_index")
+    ]
+    assert synced == [0]
+    assert _indexed_ids(search) == _closed_ids(postgres)
+
+
+@pytest.mark.services
+def test_the_lab_view_reports_dollars(postgres, search, tmp_path):
+    _tick(_resources(postgres, search, tmp_path), FIRST_RANGE)
+    with postgres.connect() as conn:
+        row = conn.execute(
+            """SELECT s.charge_cents, c."Parking_Charges"
+               FROM carpark.parking_sessions s
+               JOIN public."CarPark" c ON c."Plate" = s.plate
+                AND c."Entry_DateTime" = s.entry_time AND c."LocationID" = s.location_id
+               WHERE s.exit_time IS NOT NULL LIMIT 1"""
+        ).fetchone()
+    cents, dollars = row
+    assert isinstance(dollars, Decimal)
+    assert dollars * 100 == cents
+
+
+def test_unreachable_postgres_is_named_without_the_password():
+    resource = PostgresResource(
+        dsn="postgresql://carpark:s3cret-pw@127.0.0.1:1/carpark_db", connect_timeout_s=2
+    )
+    with pytest.raises(Exception) as caught:
+        resource.migrate()
+    message = str(caught.value)
+    assert "127.0.0.1:1/carpark_db" in message
+    assert "s3cret-pw" not in message
+    assert not isinstance(caught.value, psycopg.Error)  # ours, with the hint, not a raw trace

@@ -1,0 +1,540 @@
+"""The search sync against the real PostgreSQL and OpenSearch node: first and incremental
+syncs, updates, re-opened sessions, rejected documents, the engine away for three ticks, a
+sync killed with SIGKILL mid-bulk, and the reconciliation check."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dagster as dg
+import pytest
+
+from carpark_dagster.defs.tick import assets
+from carpark_dagster.defs.tick.assets import SEARCH_MATCHES_POSTGRES
+from carpark_dagster.domain.sessions import EPOCH_WATERMARK
+from carpark_dagster.lib.search_sync import (
+    SyncInterrupted,
+    SyncOutcome,
+    sync_changed_sessions,
+)
+from carpark_dagster.resources import (
+    ElasticsearchResource,
+    PostgresResource,
+)
+from carpark_dagster.resources.locks import AdvisoryLock
+from carpark_dagster.resources.search import SESSION_MAPPING
+from carpark_dagster_tests.integration.conftest import SEARCH_URL
+from carpark_dagster_tests.integration.pipeline_runs import pipeline_resources, run_pipeline
+from carpark_dagster_tests.integration.search_data import (
+    add_sessions,
+    closed_ids,
+    documents,
+    execute,
+    index_totals,
+    indexing_operations,
+    last_key,
+    postgres_totals,
+    session_id,
+    stored_watermark,
+)
+
+pytestmark = pytest.mark.services
+
+ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("test_search_sync")
+# The integer mapping of duration_minutes refuses this (2**40 s is 18 billion minutes), while
+# PostgreSQL's bigint takes it: a document the engine rejects for a legitimate reason.
+UNINDEXABLE_DURATION_S = 2**40
+
+
+def sync(postgres: PostgresResource, search: ElasticsearchResource, **options) -> SyncOutcome:
+    with search.session_index() as index:
+        return sync_changed_sessions(postgres, index, log, **options)
+
+
+def touch(postgres: PostgresResource, sql_set: str, *ids: str) -> None:
+    """Change sessions the way a tick does: new values and a new `updated_at`."""
+    execute(
+        postgres,
+        f"UPDATE carpark.parking_sessions SET {sql_set}, updated_at = now() "
+        "WHERE session_id = ANY(%s)",
+        list(ids),
+    )
+
+
+def rows_after(postgres: PostgresResource, mark: tuple) -> int:
+    return execute(
+        postgres,
+        "SELECT count(*) FROM carpark.parking_sessions WHERE (updated_at, session_id) > (%s, %s)",
+        *mark,
+    )[0][0]
+
+
+# ---------------------------------------------------------------------------- index layout
+
+
+def test_the_index_is_versioned_behind_both_aliases_with_a_strict_mapping(search):
+    layout = ElasticsearchResource(
+        url=SEARCH_URL, alias=search.alias, legacy_alias=f"{search.alias}-lab"
+    )
+    with layout.session_index() as index:
+        assert index.ensure() == f"{search.alias}-v1"
+        assert index.ensure() == f"{search.alias}-v1"  # idempotent: no second index
+        engine = index.engine
+        template = engine.request("GET", f"/_index_template/{search.alias}")["index_templates"][0]
+        aliases = engine.request("GET", f"/{search.alias}-v*/_alias")
+        mapping = engine.request("GET", f"/{search.alias}/_mapping")
+        settings = engine.request("GET", f"/{search.alias}/_settings")
+
+    body = template["index_template"]
+    assert body["index_patterns"] == [f"{search.alias}-v*"]
+    assert body["template"]["settings"]["index"] == {
+        "number_of_shards": "1",
+        "number_of_replicas": "0",
+        "refresh_interval": "5s",
+    }
+    assert aliases == {
+        f"{search.alias}-v1": {"aliases": {search.alias: {}, f"{search.alias}-lab": {}}}
+    }
+    (index_mapping,) = (m["mappings"] for m in mapping.values())
+    assert index_mapping["dynamic"] == "strict"
+    assert index_mapping["properties"] == SESSION_MAPPING["properties"]
+    types = {name: spec["type"] for name, spec in index_mapping["properties"].items()}
+    assert types == {
+        "session_id": "keyword",
+        "plate": "keyword",
+        "location_id": "keyword",
+        "entry_time": "date",
+        "exit_time": "date",
+        "duration_minutes": "integer",
+        "charge_cents": "long",
+        "charge": "scaled_float",
+        "tariff": "keyword",
+        "updated_at": "date",
+    }
+    (index_settings,) = (s["settings"]["index"] for s in settings.values())
+    assert (index_settings["number_of_shards"], index_settings["refresh_interval"]) == ("1", "5s")
+
+
+def test_ensure_upgrades_a_live_index_in_place(search):
+    """An index from an older version (no `tariff` field, refreshes left off by a crashed
+    load): the next sync adds the field and restores the refresh interval."""
+    old_mapping = {
+        "dynamic": "strict",
+        "properties": {k: v for k, v in SESSION_MAPPING["properties"].items() if k != "tariff"},
+    }
+    with search.session_index() as index:
+        index.engine.request(
+            "PUT",
+            f"/{search.alias}-v1",
+            body={
+                "settings": {"refresh_interval": "-1"},
+                "mappings": old_mapping,
+                "aliases": {search.alias: {}},
+            },
+        )
+        assert index.ensure() == f"{search.alias}-v1"
+        mapping = index.engine.request("GET", f"/{search.alias}-v1/_mapping")
+        settings = index.engine.request("GET", f"/{search.alias}-v1/_settings")
+    assert mapping[f"{search.alias}-v1"]["mappings"]["properties"]["tariff"] == {"type": "keyword"}
+    assert settings[f"{search.alias}-v1"]["settings"]["index"]["refresh_interval"] == "5s"
+
+
+# ---------------------------------------------------------------------------- the sync
+
+
+def test_first_sync_indexes_closed_sessions_as_iso_documents(postgres, search):
+    add_sessions(postgres, 1, 1_200, open_every=40)  # 30 of them still parked
+
+    outcome = sync(postgres, search, page_size=500)
+
+    assert (outcome.indexed, outcome.deleted, outcome.failures) == (1_170, 30, [])
+    assert outcome.pages == 3  # 500 + 500 + 200, the last one short
+    assert outcome.started_from == EPOCH_WATERMARK
+    assert outcome.watermark == last_key(postgres) == stored_watermark(postgres)
+    docs = documents(search)
+    assert set(docs) == closed_ids(postgres)
+    assert len(docs) == 1_170
+    # Session 7: entry 07:02:20 Singapore time, (7 * 7) % 300 = 49 minutes, two started
+    # half-hours at 60 cents.
+    doc = docs[session_id(7)]
+    updated_at = execute(
+        postgres,
+        "SELECT updated_at FROM carpark.parking_sessions WHERE session_id = %s",
+        session_id(7),
+    )[0][0]
+    assert doc == {
+        "session_id": session_id(7),
+        "plate": "SBS1007Z",
+        "location_id": "Park1",
+        "entry_time": "2026-11-26T23:02:20+00:00",
+        "exit_time": "2026-11-26T23:51:20+00:00",
+        "duration_minutes": 49,
+        "charge_cents": 120,
+        "charge": "1.20",
+        "tariff": "default",
+        "updated_at": updated_at.isoformat(),
+    }
+    assert index_totals(search) == postgres_totals(postgres)
+
+
+def test_incremental_sync_sends_only_what_changed_since_the_watermark(postgres, search):
+    add_sessions(postgres, 1, 1_000)
+    first = sync(postgres, search)
+    add_sessions(postgres, 1_001, 1_250)
+
+    second = sync(postgres, search)
+
+    assert (second.indexed, second.deleted) == (250, 0)
+    assert second.started_from == first.watermark
+    assert second.watermark == last_key(postgres)
+    assert set(documents(search)) == closed_ids(postgres)
+    assert len(closed_ids(postgres)) == 1_250
+
+
+def test_re_syncing_an_unchanged_table_sends_nothing(postgres, search):
+    add_sessions(postgres, 1, 800, open_every=10)
+    first = sync(postgres, search)
+    operations = indexing_operations(search)
+
+    again = sync(postgres, search)
+
+    assert (again.sent, again.pages, again.failures) == (0, 0, [])
+    assert again.watermark == first.watermark == stored_watermark(postgres)
+    assert indexing_operations(search) == operations  # the engine saw no write at all
+
+
+def test_an_updated_session_overwrites_its_document(postgres, search):
+    add_sessions(postgres, 1, 100)
+    sync(postgres, search)
+    touch(
+        postgres,
+        "exit_time = entry_time + interval '3 hours', duration_seconds = 10800, charge_cents = 360",
+        session_id(42),
+    )
+
+    outcome = sync(postgres, search)
+
+    assert (outcome.indexed, outcome.deleted) == (1, 0)
+    docs = documents(search)
+    assert len(docs) == 100  # overwritten, not added
+    assert docs[session_id(42)]["charge_cents"] == 360
+    assert docs[session_id(42)]["charge"] == "3.60"
+    assert docs[session_id(42)]["duration_minutes"] == 180
+    with search.session_index() as index:
+        stored = index.engine.request("GET", f"/{search.alias}/_doc/{session_id(42)}")
+    assert stored["_version"] == 2
+    assert index_totals(search) == postgres_totals(postgres)
+
+
+def test_a_session_re_opened_in_postgres_is_deleted_from_the_index(postgres, search):
+    add_sessions(postgres, 1, 100)
+    sync(postgres, search)
+    # A late exit moved this session's exit to another stay: it is open again.
+    touch(
+        postgres,
+        "exit_event_id = NULL, exit_time = NULL, duration_seconds = NULL, charge_cents = NULL",
+        session_id(13),
+    )
+
+    outcome = sync(postgres, search)
+
+    assert (outcome.indexed, outcome.deleted) == (0, 1)
+    docs = documents(search)
+    assert session_id(13) not in docs
+    assert len(docs) == 99
+    assert index_totals(search) == postgres_totals(postgres)
+
+
+def test_a_rejected_document_is_reported_and_retried_until_it_is_fixed(postgres, search):
+    add_sessions(postgres, 1, 10)
+    touch(postgres, f"duration_seconds = {UNINDEXABLE_DURATION_S}", session_id(5))
+
+    outcome = sync(postgres, search)
+
+    (failure,) = outcome.failures
+    assert failure["id"] == session_id(5)
+    assert failure["status"] == 400
+    assert "duration_minutes" in failure["reason"]
+    # The others were acknowledged, but the watermark stops before the rejected row:
+    # it moved after the other nine, so it sorts last.
+    assert outcome.indexed == 9
+    assert stored_watermark(postgres)[1] == session_id(10)
+    assert session_id(5) not in documents(search)
+
+    retried = sync(postgres, search)  # not fixed yet: tried again, refused again
+    assert [f["id"] for f in retried.failures] == [session_id(5)]
+    assert retried.started_from == outcome.watermark
+
+    touch(postgres, "duration_seconds = 600", session_id(5))
+    fixed = sync(postgres, search)
+    assert (fixed.indexed, fixed.failures) == (1, [])
+    assert documents(search)[session_id(5)]["duration_minutes"] == 10
+    assert fixed.watermark == last_key(postgres)
+
+
+def test_the_watermark_stops_before_the_first_rejection_in_keyset_order(postgres, search):
+    add_sessions(postgres, 1, 10)  # one statement: one updated_at, keyset order = id order
+    bad = 4
+    execute(
+        postgres,
+        "UPDATE carpark.parking_sessions SET duration_seconds = %s WHERE session_id = %s",
+        UNINDEXABLE_DURATION_S,
+        session_id(bad),
+    )
+
+    outcome = sync(postgres, search)
+
+    assert [f["id"] for f in outcome.failures] == [session_id(bad)]
+    assert outcome.watermark[1] == session_id(bad - 1)
+    assert outcome.indexed == 9  # the rest of the page went through all the same
+    assert set(documents(search)) == {session_id(i) for i in range(1, 11) if i != bad}
+
+
+# ---------------------------------------------------------------------------- the asset
+
+
+def _materialize_sync(postgres, search) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [assets.es_index, assets.location_earnings],
+        resources={"postgres": postgres, "search": search},
+        raise_on_error=False,
+    )
+
+
+def test_the_asset_fails_after_committing_what_was_acknowledged(postgres, search):
+    add_sessions(postgres, 1, 10)
+    touch(postgres, f"duration_seconds = {UNINDEXABLE_DURATION_S}", session_id(5))
+
+    result = _materialize_sync(postgres, search)
+
+    assert not result.success
+    failure = result.failure_data_for_node("es_index").user_failure_data
+    assert "rejected 1 sessions" in failure.description
+    (reported,) = failure.metadata["failures"].value
+    assert reported["id"] == session_id(5)
+    assert reported["status"] == 400
+    assert failure.metadata["documents_indexed"].value == 9
+    assert stored_watermark(postgres)[1] == session_id(10)
+    # No reconciliation on a failed sync, and no earnings from a store that disagrees.
+    assert result.get_asset_check_evaluations() == []
+    assert result.asset_materializations_for_node("location_earnings") == []
+
+    touch(postgres, "duration_seconds = 600", session_id(5))
+    result = _materialize_sync(postgres, search)
+    assert result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed
+    (materialization,) = result.asset_materializations_for_node("es_index")
+    assert materialization.metadata["documents_indexed"].value == 1
+
+
+def test_reconciliation_blocks_earnings_when_the_index_disagrees(postgres, search):
+    add_sessions(postgres, 1, 60)
+    assert _materialize_sync(postgres, search).success
+    # A document lost behind the sync's back (say, deleted by hand in Kibana).
+    with search.session_index() as index:
+        index.engine.request(
+            "DELETE", f"/{search.alias}-v1/_doc/{session_id(6)}", params={"refresh": "true"}
+        )
+
+    result = _materialize_sync(postgres, search)
+
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed
+    (difference,) = check.metadata["differences"].value
+    assert difference["location_id"] == "Park0"  # 6 % 6
+    assert difference["index_documents"] == difference["postgres_sessions"] - 1
+    # Its 42 minutes cost two started half-hours.
+    assert difference["postgres_charge_cents"] - difference["index_charge_cents"] == 120
+    assert result.asset_materializations_for_node("location_earnings") == []
+
+
+def test_three_ticks_with_the_engine_away_then_one_catches_up(postgres, search, tmp_path):
+    # Nothing listens on port 9; the credentials must never show in a message.
+    away = ElasticsearchResource(
+        url="http://elastic:s3cret-pw@127.0.0.1:9",
+        alias=search.alias,
+        legacy_alias=None,
+        max_retries=0,
+    )
+    # Two hours of traffic in the first tick, then five-minute windows.
+    ticks = [("2026-11-27-07:00", "2026-11-27-08:55"), "2026-11-27-09:00", "2026-11-27-09:05"]
+    closed_after_each = []
+    for window in ticks:
+        result = run_pipeline(pipeline_resources(postgres, away, tmp_path, seed=7), window)
+        assert not result.success
+        # PostgreSQL took the tick all the same: carpark_table is an earlier asset.
+        assert result.asset_materializations_for_node("carpark_table")
+        failure = result.failure_data_for_node("es_index").user_failure_data
+        assert "http://127.0.0.1:9 is unreachable" in failure.description
+        assert "s3cret-pw" not in failure.description
+        assert "s3cret-pw" not in str(failure.metadata)
+        closed_after_each.append(len(closed_ids(postgres)))
+    assert closed_after_each[-1] > 0
+    assert stored_watermark(postgres) is None  # nothing was acknowledged
+
+    result = run_pipeline(
+        pipeline_resources(postgres, search, tmp_path, seed=7), "2026-11-27-09:10"
+    )
+
+    assert result.success
+    (check,) = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == SEARCH_MATCHES_POSTGRES
+    ]
+    assert check.passed
+    assert set(documents(search)) == closed_ids(postgres)
+    (materialization,) = result.asset_materializations_for_node("es_index")
+    assert materialization.metadata["documents_indexed"].value == len(closed_ids(postgres))
+    assert index_totals(search) == postgres_totals(postgres)
+
+
+# ---------------------------------------------------------------------------- crash
+
+
+SYNC_IN_A_CHILD = """
+import logging, sys
+from carpark_dagster.resources import ElasticsearchResource, PostgresResource
+from carpark_dagster.lib.search_sync import sync_changed_sessions
+
+dsn, url, alias, page_size = sys.argv[1:]
+postgres = PostgresResource(dsn=dsn)
+search = ElasticsearchResource(url=url, alias=alias, legacy_alias=None)
+with search.session_index() as index:
+    sync_changed_sessions(postgres, index, logging.getLogger("child"), page_size=int(page_size))
+"""
+
+
+def test_a_sync_killed_mid_bulk_is_caught_up_by_the_next(postgres, postgres_dsn, search):
+    total = 30_000
+    add_sessions(postgres, 1, total)
+    child = subprocess.Popen(
+        [sys.executable, "-c", SYNC_IN_A_CHILD, postgres_dsn, SEARCH_URL, search.alias, "500"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        # Kill it as soon as the first page is acknowledged: the next bulk is under way.
+        deadline = time.monotonic() + 60
+        while stored_watermark(postgres) is None:
+            assert child.poll() is None, "the sync ended before its first page was committed"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    at_kill = stored_watermark(postgres)
+    assert at_kill < last_key(postgres)  # killed part-way
+    remaining = rows_after(postgres, at_kill)
+    assert 0 < remaining < total
+
+    outcome = sync(postgres, search)
+
+    # From the committed watermark on: what the killed process sent and did not commit is
+    # sent again, and overwrites itself.
+    assert outcome.started_from == at_kill
+    assert (outcome.indexed, outcome.failures) == (remaining, [])
+    assert outcome.watermark == last_key(postgres)
+    with search.session_index() as index:
+        index.refresh()
+        assert index.count() == total
+    assert index_totals(search) == postgres_totals(postgres)
+
+
+class CuttableProxy:
+    """A loopback TCP relay to the search node that can be cut: the engine "goes away"
+    mid-sync without stopping the node, which others use."""
+
+    def __init__(self, target: str):
+        parts = urlsplit(target)
+        self._target = (parts.hostname, parts.port)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:  # cut
+                return
+            upstream = socket.create_connection(self._target)
+            self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _relay(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(1 << 16):
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def cut(self) -> None:
+        self._server.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def test_an_engine_lost_mid_sync_keeps_what_it_acknowledged(postgres, search):
+    total = 20_000
+    add_sessions(postgres, 1, total)
+    proxy = CuttableProxy(SEARCH_URL)
+    through_proxy = ElasticsearchResource(
+        url=proxy.url, alias=search.alias, legacy_alias=None, max_retries=0
+    )
+
+    def cut_after_first_page() -> None:
+        while stored_watermark(postgres) is None:
+            time.sleep(0.002)
+        proxy.cut()
+
+    cutter = threading.Thread(target=cut_after_first_page, daemon=True)
+    cutter.start()
+    with pytest.raises(SyncInterrupted) as caught:
+        sync(postgres, through_proxy, page_size=500)
+    cutter.join(timeout=10)
+
+    assert f"{proxy.url} is unreachable" in str(caught.value)
+    kept = caught.value.outcome
+    assert kept.watermark == stored_watermark(postgres)  # committed before raising
+    assert EPOCH_WATERMARK < kept.watermark < last_key(postgres)
+
+    caught_up = sync(postgres, search)
+    assert caught_up.started_from == kept.watermark
+    assert caught_up.indexed == rows_after(postgres, kept.watermark)
+    with search.session_index() as index:
+        index.refresh()
+        assert index.count() == total
+    assert index_totals(search) == postgres_totals(postgres)
+
+
+def test_a_sync_waits_while_a_rebuild_holds_the_lock(postgres, search):
+    add_sessions(postgres, 1, 100)
+    outcomes: list[SyncOutcome] = []
+    with postgres.connect() as rebuild_conn:
+        rebuild_conn.execute("SELECT pg_advisory_lock(%s)", (AdvisoryLock.SEARCH_SYNC,))
+        waiting = threading.Thread(target=lambda: outcomes.append(sync(postgres, search)))
+        waiting.start()
+        time.sleep(1.5)
+        assert waiting.is_alive()
+        assert stored_watermark(postgres) is None  # nothing sent while it waits
+        rebuild_conn.execute("SELECT pg_advisory_unlock(%s)", (AdvisoryLock.SEARCH_SYNC,))
+    waiting.join(timeout=30)
+    (outcome,) = outcomes
+    assert outcome.indexed == 100
