@@ -42,13 +42,14 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 FILL_HISTORY = """
 WITH filled AS (
 INSERT INTO carpark.parking_sessions (session_id, plate, location_id, entry_event_id,
-    exit_event_id, entry_time, exit_time, duration_seconds, charge_cents, tariff, updated_at)
+    exit_event_id, entry_time, exit_time, duration_seconds, charge_cents, tariff, updated_at,
+    status)
 SELECT 'ses-sim-Park' || (g %% 6) || '-hist-' || lpad(g::text, 9, '0') || '-in',
        'SH' || lpad((g %% 200000)::text, 6, '0'), 'Park' || (g %% 6),
        'sim-Park' || (g %% 6) || '-hist-' || lpad(g::text, 9, '0') || '-in',
        'sim-Park' || (g %% 6) || '-hist-' || lpad(g::text, 9, '0') || '-out',
        %(t0)s + g * interval '1 second', %(t0)s + g * interval '1 second' + interval '75 min',
-       4500, 180, 'default', %(t0)s + g * interval '1 millisecond'
+       4500, 180, 'default', %(t0)s + g * interval '1 millisecond', 'closed'
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 RETURNING location_id, plate, exit_time, session_id
 )

@@ -48,7 +48,7 @@ SEARCH_URL = os.environ.get("CARPARK_ES_URL") or DEFAULT_URL
 FILL = """
 INSERT INTO carpark.parking_sessions
     (session_id, plate, location_id, entry_event_id, exit_event_id, entry_time, exit_time,
-     duration_seconds, charge_cents, tariff, updated_at, source)
+     duration_seconds, charge_cents, tariff, updated_at, source, status)
 SELECT 'bench-' || lpad(i::text, 9, '0'),
        'S' || chr(65 + i %% 26) || chr(65 + (i / 26) %% 26) || (1000 + i %% 9000) || 'Z',
        'Park' || (i %% 6),
@@ -60,7 +60,8 @@ SELECT 'bench-' || lpad(i::text, 9, '0'),
        ceil(minutes / 30.0)::bigint * 60,
        'default',
        now(),
-       'bench'
+       'bench',
+       'closed'
 FROM generate_series(1, %(n)s::int) AS i,
      LATERAL (SELECT timestamptz '2026-01-01 00:00+08' + i * interval '3 seconds' AS t,
                      (i * 37) %% 300 AS minutes) AS s

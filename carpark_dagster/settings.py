@@ -16,7 +16,8 @@ from carpark_dagster.resources import (
     ElasticsearchResource,
     GateSimulatorResource,
     PostgresResource,
-    WindowPickleIOManager,
+    RunPickleIOManager,
+    TickClockResource,
 )
 from carpark_dagster.resources.search import LEGACY_ALIAS, SESSIONS_ALIAS
 
@@ -70,7 +71,12 @@ def build_resources(
     """Every resource; `resolve=True` reads the variables now (for tools outside Dagster)."""
     env = _Env(resolve)
     return {
-        "postgres": PostgresResource(dsn=env.text("CARPARK_POSTGRES_DSN", PostgresResource().dsn)),
+        "postgres": PostgresResource(
+            dsn=env.text("CARPARK_POSTGRES_DSN", PostgresResource().dsn),
+            writer_lock_wait_s=_env_float(
+                "CARPARK_WRITER_LOCK_WAIT_S", PostgresResource().writer_lock_wait_s
+            ),
+        ),
         "search": ElasticsearchResource(
             url=env.text("CARPARK_ES_URL", ElasticsearchResource().url),
             username=env.text("CARPARK_ES_USERNAME"),
@@ -87,7 +93,13 @@ def build_resources(
             replicas=env.int("CARPARK_ES_REPLICAS", 0),
             refresh_interval=env.text("CARPARK_ES_REFRESH_INTERVAL", "5s"),
         ),
-        "window_io_manager": WindowPickleIOManager(),
+        "io_manager": RunPickleIOManager(),
+        "tick_clock": TickClockResource(
+            start=env.text("CARPARK_START"),
+            max_windows_per_run=env.int(
+                "CARPARK_MAX_WINDOWS_PER_RUN", TickClockResource().max_windows_per_run
+            ),
+        ),
         "carpark_config": CarparkConfigResource(path=env.text("CARPARK_CONFIG")),
         "gate_simulator": GateSimulatorResource(
             seed=env.int("CARPARK_SIM_SEED", 8),

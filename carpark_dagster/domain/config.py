@@ -17,7 +17,8 @@ from typing import Any
 from carpark_dagster.domain.tariff import Tariff, tariff_from_mapping
 
 PLATE_RULES = ("any", "sg")
-_LOCATION_KEYS = {"name", "tariff", "plate_rule", "capacity", "sessions_per_day"}
+_LOCATION_KEYS = {"name", "tariff", "plate_rule", "capacity", "sessions_per_day", "max_stay_hours"}
+DEFAULT_MAX_STAY_HOURS = 72
 _DEFAULT_KEYS = (_LOCATION_KEYS - {"name"}) | {"lateness_hours"}
 
 
@@ -33,6 +34,8 @@ class Location:
     plate_rule: str
     capacity: int
     sessions_per_day: int
+    # An open session older than this ends with its exit not recorded (docs/time-model.md).
+    max_stay: timedelta = timedelta(hours=DEFAULT_MAX_STAY_HOURS)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,14 @@ class CarparkConfig:
 
     def tariff_for(self, location_id: str) -> Tariff:
         return self.locations[location_id].tariff
+
+    @property
+    def tariffs_by_location(self) -> dict[str, Tariff]:
+        return {loc: location.tariff for loc, location in self.locations.items()}
+
+    @property
+    def max_stays(self) -> dict[str, timedelta]:
+        return {loc: location.max_stay for loc, location in self.locations.items()}
 
 
 def bundled_config_path() -> Path:
@@ -99,6 +110,13 @@ def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> CarparkCon
             value = merged.get(key)
             if not isinstance(value, int) or value < 0 or isinstance(value, bool):
                 raise fail(f"{where}: {key} must be a whole number >= 0, not {value!r}")
+        max_stay_hours = merged.get("max_stay_hours", DEFAULT_MAX_STAY_HOURS)
+        if (
+            not isinstance(max_stay_hours, int | float)
+            or isinstance(max_stay_hours, bool)
+            or not 1 <= max_stay_hours <= 24 * 366
+        ):
+            raise fail(f"{where}: max_stay_hours must be a number of hours from 1 to 8784")
         locations[location_id] = Location(
             location_id=location_id,
             name=str(merged.get("name", location_id)),
@@ -106,6 +124,7 @@ def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> CarparkCon
             plate_rule=plate_rule,
             capacity=merged["capacity"],
             sessions_per_day=merged["sessions_per_day"],
+            max_stay=timedelta(hours=max_stay_hours),
         )
     if not locations:
         raise fail("no [locations.*] defined")

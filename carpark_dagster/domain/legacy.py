@@ -18,10 +18,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import pandas as pd
 
 from carpark_dagster.domain.events import CARPARK_TIMEZONE
-from carpark_dagster.domain.sessions import SESSION_COLUMNS, session_id_for
+from carpark_dagster.domain.sessions import CLOSED, OPEN, SESSION_COLUMNS, session_id_for
 
 LEGACY_COLUMNS = ["Plate", "LocationID", "Entry_DateTime", "Exit_DateTime", "Parking_Charges"]
 TIME_FORMATS = ("%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
@@ -99,6 +100,11 @@ def parse_legacy_rows(raw: pd.DataFrame, known_locations: set[str] | None = None
             "exit_event_id": None,
             "entry_time": entry,
             "exit_time": exit_,
+            # A blank exit: the car is still parked (an old one ends at the location's max
+            # stay, with its exit not recorded, at the next tick).
+            "status": np.where(exit_.isna(), OPEN, CLOSED),
+            "ended_at": pd.NaT,
+            "ended_by_event_id": None,
             "recorded_charge": frame["Parking_Charges"].map(_dollars),
         }
     )

@@ -4,14 +4,19 @@ Rules:
 - An exit closes the open entry of the same plate at the same location whose entry time is the
   latest one before the exit. A session's id is derived from its entry event, so re-processing
   gives the same id.
+- Lost gate reads: an entry for a plate that is still parked at the same location ends the
+  parked session with its *exit not recorded* (at that entry's time, `ended_by_event_id` = the
+  entry) and opens a new one; an open session older than its location's `max_stay` ends the
+  same way at entry + max_stay, with no deciding event. Such sessions are priced by the
+  tariff's lost-exit policy, not by their (unknown) stay. A late exit that turns up within
+  the lateness window still closes the session it belongs to.
 - Events may arrive late and out of order, within a lateness window (24 h by default). Each
   batch *replays* the recent history of the plates it touches — their stored open sessions,
   their sessions closed within the window, the events still waiting — together with the new
   events, in time order. A late event can therefore correct a session (a late exit shortens a
   stay it belongs to), and the result does not depend on the order events arrived in.
-- An event that cannot be paired yet (an exit with no entry before it, or an entry while the
-  plate is parked) *waits* until the lateness window has passed; only then is it an anomaly.
-- Stored sessions win over new events: a new entry never displaces a stored one.
+- An exit that cannot be paired yet (no open entry before it) *waits* until the lateness window
+  has passed; only then is it an anomaly.
 - Anomalies never raise and never vanish: each comes back with the raw record and a reason.
 """
 
@@ -36,14 +41,19 @@ SESSION_COLUMNS = [
     "exit_event_id",
     "entry_time",
     "exit_time",
+    "status",
+    "ended_at",
+    "ended_by_event_id",
 ]
+_TIME_COLUMNS = ("entry_time", "exit_time", "ended_at")
+OPEN, CLOSED, EXIT_NOT_RECORDED = "open", "closed", "exit_not_recorded"
+DEFAULT_MAX_STAY = timedelta(hours=72)
 PRICED_COLUMNS = [*SESSION_COLUMNS, "duration_seconds", "charge_cents", "tariff"]
 PENDING_COLUMNS = EVENT_COLUMNS
 ANOMALY_COLUMNS = ["event_id", "reason", "record"]
 
 EXIT_WITHOUT_ENTRY = "exit without a matching entry"
 EXIT_BEFORE_ENTRY = "exit earlier than the open entry"
-ENTRY_WHILE_PARKED = "entry for a plate already parked at this location"
 TOO_LATE = "arrived later than the lateness window"
 IN_THE_FUTURE = "event time is in the future"
 FUTURE_TOLERANCE = timedelta(minutes=15)  # gate clocks drift a little
@@ -86,7 +96,7 @@ def session_id_for(entry_event_id: str) -> str:
 
 
 def empty_sessions() -> pd.DataFrame:
-    return _with_times(pd.DataFrame(columns=SESSION_COLUMNS), "entry_time", "exit_time")
+    return _with_times(pd.DataFrame(columns=SESSION_COLUMNS), *_TIME_COLUMNS)
 
 
 def empty_pending() -> pd.DataFrame:
@@ -97,8 +107,9 @@ def empty_pending() -> pd.DataFrame:
 class SessionState:
     """What earlier ticks left that a batch may still change.
 
-    `sessions`: the stored sessions of the batch's plates that are open, or closed within the
-    lateness window. `pending`: events still waiting to be paired (PENDING_COLUMNS).
+    `sessions`: the stored sessions of the batch's plates that are open, or ended within the
+    lateness window, and the open sessions (of any plate) past their location's max stay.
+    `pending`: events still waiting to be paired (PENDING_COLUMNS).
     """
 
     sessions: pd.DataFrame
@@ -132,11 +143,15 @@ class SessionBatch:
 
 
 def closed_only(sessions: pd.DataFrame) -> pd.DataFrame:
-    return sessions[sessions["exit_time"].notna()]
+    return sessions[sessions["status"] == CLOSED]
 
 
 def open_only(sessions: pd.DataFrame) -> pd.DataFrame:
-    return sessions[sessions["exit_time"].isna()]
+    return sessions[sessions["status"] == OPEN]
+
+
+def ended_without_exit(sessions: pd.DataFrame) -> pd.DataFrame:
+    return sessions[sessions["status"] == EXIT_NOT_RECORDED]
 
 
 def close_sessions(
@@ -144,8 +159,11 @@ def close_sessions(
     events: pd.DataFrame,
     as_of: pd.Timestamp,
     lateness: timedelta = timedelta(hours=24),
+    max_stay: timedelta | Mapping[str, timedelta] = DEFAULT_MAX_STAY,
 ) -> SessionBatch:
-    """Apply `events` (de-duplicated, new) to `state`, as seen at time `as_of`."""
+    """Apply `events` (de-duplicated, new) to `state`, as seen at time `as_of`.
+
+    `max_stay` is one limit for every location or one per location id."""
     as_of = pd.Timestamp(as_of)
     horizon = as_of - lateness
     anomalies: list[dict] = []
@@ -160,50 +178,60 @@ def close_sessions(
     result: dict[str, dict] = {}
     pending: list[dict] = []
     waiting: list = []
-    parked = None  # (open session, its entry item) of the current plate
+    parked: dict | None = None  # the open session of the current plate
     key = None
+    limit = DEFAULT_MAX_STAY
     for item in _timeline(state, events).itertuples(index=False):
         if (item.location_id, item.plate) != key:
             _settle(waiting, parked, horizon, anomalies, pending)
+            _expire(parked, as_of, limit, result)
             key, waiting, parked = (item.location_id, item.plate), [], None
+            limit = max_stay if isinstance(max_stay, timedelta) else max_stay[item.location_id]
+        if parked is not None and item.event_time > parked["entry_time"] + limit:
+            # Everything that happens later at this plate happens after the stay expired.
+            _end(parked, parked["entry_time"] + limit, None, result)
+            parked = None
         if item.event_type == EXIT:
             if parked is None:
                 waiting.append(item)
             else:
-                session = parked[0]
-                result[session["session_id"]] = {
-                    **session,
+                result[parked["session_id"]] = {
+                    **parked,
                     "exit_event_id": item.recorded_id,
                     "exit_time": item.event_time,
+                    "status": CLOSED,
                 }
                 parked = None
-        elif parked is None:
-            parked = _park(item, result)
-        elif item.stored and not parked[1].stored:
-            # A stored session wins: the new entry parked before it waits instead.
-            result.pop(parked[0]["session_id"], None)
-            waiting.append(parked[1])
-            parked = _park(item, result)
-        elif item.stored:  # two stored open sessions (imported data): both stay as they are
-            parked = _park(item, result)
+        elif item.event_type == _END:
+            # A stored end without an exit stands, unless an exit has closed the session.
+            if parked is not None and parked["session_id"] == item.session_id:
+                _end(parked, item.event_time, item.recorded_id, result)
+                parked = None
         else:
-            waiting.append(item)
+            if parked is not None:  # the car left without its exit being read
+                _end(parked, item.event_time, item.event_id, result)
+            parked = _park(item, result)
     _settle(waiting, parked, horizon, anomalies, pending)
+    _expire(parked, as_of, limit, result)
 
     changed = [s for sid, s in result.items() if _differs(s, stored.get(sid))]
     sessions = pd.DataFrame(changed, columns=SESSION_COLUMNS)
     return SessionBatch(
-        sessions=_with_times(sessions, "entry_time", "exit_time").reset_index(drop=True),
+        sessions=_with_times(sessions, *_TIME_COLUMNS).reset_index(drop=True),
         pending=_with_times(pd.DataFrame(pending, columns=PENDING_COLUMNS), "event_time"),
         anomalies=pd.DataFrame(anomalies, columns=ANOMALY_COLUMNS),
     )
 
 
-_ITEM_COLUMNS = [*EVENT_COLUMNS, "stored", "session_id", "recorded_id"]
+# A stored session's end without an exit, replayed in the timeline so that it stands.
+_END = "end"
+_ORDER = {ENTRY: 0, EXIT: 1, _END: 2}
+_ITEM_COLUMNS = [*EVENT_COLUMNS, "session_id", "recorded_id"]
 
 
 def _timeline(state: SessionState, events: pd.DataFrame) -> pd.DataFrame:
-    """Every item of the touched plates, per plate in time order (entries first on ties)."""
+    """Every item of the touched plates, per plate in time order (on ties: entries, then
+    exits, then stored ends)."""
     sessions = state.sessions
     stored_entries = pd.DataFrame(
         {
@@ -212,12 +240,11 @@ def _timeline(state: SessionState, events: pd.DataFrame) -> pd.DataFrame:
             "location_id": sessions["location_id"],
             "event_type": ENTRY,
             "event_time": sessions["entry_time"],
-            "stored": True,
             "session_id": sessions["session_id"],
             "recorded_id": sessions["entry_event_id"],
         }
     )
-    closed = sessions[sessions["exit_time"].notna()]
+    closed = sessions[sessions["status"] == CLOSED]
     stored_exits = pd.DataFrame(
         {
             # Imported sessions have no exit event: a stand-in id keeps the sort total.
@@ -226,27 +253,42 @@ def _timeline(state: SessionState, events: pd.DataFrame) -> pd.DataFrame:
             "location_id": closed["location_id"],
             "event_type": EXIT,
             "event_time": closed["exit_time"],
-            "stored": True,
             "session_id": None,
             "recorded_id": closed["exit_event_id"],
         }
     )
-    waiting = state.pending.assign(stored=False, session_id=None)
+    ended = sessions[sessions["status"] == EXIT_NOT_RECORDED]
+    stored_ends = pd.DataFrame(
+        {
+            "event_id": ended["session_id"] + "-end",
+            "plate": ended["plate"],
+            "location_id": ended["location_id"],
+            "event_type": _END,
+            "event_time": ended["ended_at"],
+            "session_id": ended["session_id"],
+            "recorded_id": ended["ended_by_event_id"],
+        }
+    )
+    waiting = state.pending.assign(session_id=None)
     waiting["recorded_id"] = waiting["event_id"]
-    new = events.assign(stored=False, session_id=None)
+    new = events.assign(session_id=None)
     new["recorded_id"] = new["event_id"]
-    frames = [f[_ITEM_COLUMNS] for f in (stored_entries, stored_exits, waiting, new) if len(f)]
+    frames = [
+        f[_ITEM_COLUMNS]
+        for f in (stored_entries, stored_exits, stored_ends, waiting, new)
+        if len(f)
+    ]
     if not frames:
         return pd.DataFrame(columns=_ITEM_COLUMNS)
     timeline = pd.concat(frames, ignore_index=True)
-    timeline["_order"] = np.where(timeline["event_type"].to_numpy() == ENTRY, 0, 1)
+    timeline["_order"] = timeline["event_type"].map(_ORDER).to_numpy()
     timeline = timeline.sort_values(
         ["location_id", "plate", "event_time", "_order", "event_id"], kind="stable"
     )
     return timeline[_ITEM_COLUMNS]
 
 
-def _park(item, result: dict[str, dict]) -> tuple[dict, object]:
+def _park(item, result: dict[str, dict]) -> dict:
     session = {
         "session_id": item.session_id or session_id_for(item.event_id),
         "plate": item.plate,
@@ -255,30 +297,53 @@ def _park(item, result: dict[str, dict]) -> tuple[dict, object]:
         "exit_event_id": None,
         "entry_time": item.event_time,
         "exit_time": pd.NaT,
+        "status": OPEN,
+        "ended_at": pd.NaT,
+        "ended_by_event_id": None,
     }
     result[session["session_id"]] = session
-    return session, item
+    return session
+
+
+def _end(session: dict, at, by: str | None, result: dict[str, dict]) -> None:
+    """The session ends with its exit not recorded, at `at`, decided by event `by` (None: it
+    stayed longer than the location's max stay)."""
+    result[session["session_id"]] = {
+        **session,
+        "exit_event_id": None,
+        "exit_time": pd.NaT,
+        "status": EXIT_NOT_RECORDED,
+        "ended_at": at,
+        "ended_by_event_id": by,
+    }
+
+
+def _expire(parked: dict | None, as_of: pd.Timestamp, limit: timedelta, result) -> None:
+    if parked is not None and as_of - parked["entry_time"] > limit:
+        _end(parked, parked["entry_time"] + limit, None, result)
 
 
 def _differs(session: dict, stored: dict | None) -> bool:
     if stored is None:
         return True
-    same_exit = (pd.isna(session["exit_time"]) and pd.isna(stored["exit_time"])) or (
-        session["exit_time"] == stored["exit_time"]
-        and session["exit_event_id"] == stored["exit_event_id"]
+    return _outcome(session) != _outcome(stored)
+
+
+def _outcome(session: dict) -> tuple:
+    """What a replay may change about a session: how (and when, and by what) it ended."""
+    return tuple(
+        None if pd.isna(session[c]) else session[c]
+        for c in ("status", "exit_event_id", "exit_time", "ended_at", "ended_by_event_id")
     )
-    return not same_exit
 
 
-def _settle(waiting: list, parked, horizon, anomalies: list, pending: list) -> None:
-    """Events still unpaired: past the lateness window they are anomalies, else they wait."""
+def _settle(waiting: list, parked: dict | None, horizon, anomalies: list, pending: list) -> None:
+    """Exits still unpaired: past the lateness window they are anomalies, else they wait."""
     for item in waiting:
         if item.event_time >= horizon:
             pending.append({c: getattr(item, c) for c in PENDING_COLUMNS})
-        elif item.event_type == ENTRY:
-            anomalies.append(anomaly(item, ENTRY_WHILE_PARKED))
-        elif parked is not None and parked[0]["entry_time"] > item.event_time:
-            anomalies.append(anomaly(item, f"{EXIT_BEFORE_ENTRY} ({parked[0]['session_id']})"))
+        elif parked is not None and parked["entry_time"] > item.event_time:
+            anomalies.append(anomaly(item, f"{EXIT_BEFORE_ENTRY} ({parked['session_id']})"))
         else:
             anomalies.append(anomaly(item, EXIT_WITHOUT_ENTRY))
 
@@ -286,11 +351,15 @@ def _settle(waiting: list, parked, horizon, anomalies: list, pending: list) -> N
 def price_sessions(sessions: pd.DataFrame, tariffs: Tariff | Mapping[str, Tariff]) -> pd.DataFrame:
     """Add `duration_seconds`, `charge_cents` (integers; missing while open) and `tariff`.
 
+    A closed session costs what its tariff charges for the stay; one whose exit was not
+    recorded costs the tariff's `lost_exit_charge_cents` and has no duration.
     `tariffs` is one tariff for every session, or one per location id.
     """
     priced = sessions.copy()
     n = len(priced)
-    closed = priced["exit_time"].notna().to_numpy()
+    status = priced["status"].to_numpy()
+    closed = status == CLOSED
+    lost = status == EXIT_NOT_RECORDED
     entry_ns = _epoch_ns(priced["entry_time"])
     exit_ns = _epoch_ns(priced["exit_time"])
     names = np.empty(n, dtype=object)
@@ -300,10 +369,11 @@ def price_sessions(sessions: pd.DataFrame, tariffs: Tariff | Mapping[str, Tariff
         names[rows] = tariff.name
         priceable = rows[closed[rows]]
         charges[priceable] = tariff.price(entry_ns[priceable], exit_ns[priceable])
+        charges[rows[lost[rows]]] = tariff.lost_exit_charge_cents
     duration = pd.array((exit_ns - entry_ns) // 1_000_000_000, dtype="Int64")
     charge = pd.array(charges, dtype="Int64")
     duration[~closed] = pd.NA
-    charge[~closed] = pd.NA
+    charge[~(closed | lost)] = pd.NA
     priced["duration_seconds"] = duration
     priced["charge_cents"] = charge
     priced["tariff"] = names

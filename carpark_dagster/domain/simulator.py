@@ -15,7 +15,8 @@ Realism, per location:
   weekends, with 70% of the weekday volume), many short stays, a long tail, a few overnight;
 - Singapore plates with valid checksums (vectorised), some foreign plates from Faker;
 - dirty data in a configurable share of sessions: lost entry reads (an exit with no entry),
-  duplicate deliveries of an event, and events delivered late (up to six hours).
+  lost exit reads (a car that never seems to leave), duplicate deliveries of an event, and
+  events delivered late (up to six hours).
 """
 
 from __future__ import annotations
@@ -69,16 +70,23 @@ class SimulationConfig:
             raise ValueError("dirty_share must be between 0 and 1")
 
 
-def simulate_window(config: SimulationConfig, start: datetime, end: datetime) -> pd.DataFrame:
+def simulate_window(
+    config: SimulationConfig, start: datetime, end: datetime, since: datetime | None = None
+) -> pd.DataFrame:
     """Gate events delivered in `[start, end)`, in delivery order.
 
-    `event_time` is when the car passed the gate; a late event was delivered after it.
+    `event_time` is when the car passed the gate; a late event was delivered after it. With
+    `since`, only cars that entered at or after it exist: the carpark starts empty then (a
+    fresh install starts there, so it never sees exits of cars it did not see enter).
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("simulation windows must be timezone-aware")
+    if since is not None and since.tzinfo is None:
+        raise ValueError("since must be timezone-aware")
     if end <= start:
         return _no_events()
     start_ns, end_ns = pd.Timestamp(start).value, pd.Timestamp(end).value
+    since_ns = pd.Timestamp(since).value if since is not None else None
     first_day = (start - MAX_STAY - MAX_DELIVERY_DELAY).astimezone(LOCAL_TZ).date()
     last_day = end.astimezone(LOCAL_TZ).date()
 
@@ -89,7 +97,7 @@ def simulate_window(config: SimulationConfig, start: datetime, end: datetime) ->
             plan = _day_plan(
                 config.seed, day, _scaled(traffic, config.volume_scale), config.dirty_share
             )
-            frame = plan.delivered_between(start_ns, end_ns)
+            frame = plan.delivered_between(start_ns, end_ns, since_ns)
             if len(frame):
                 frames.append(frame)
     if not frames:
@@ -130,19 +138,23 @@ class _DayPlan:
     entry_ns: np.ndarray
     exit_ns: np.ndarray
     entry_lost: np.ndarray  # the entry gate missed the car: only its exit is seen
+    exit_lost: np.ndarray  # the exit gate missed the car: only its entry is seen
     entry_delay_ns: np.ndarray
     exit_delay_ns: np.ndarray
     duplicate_entry_ns: np.ndarray  # delay of a second delivery of the entry; -1: none
     duplicate_exit_ns: np.ndarray
 
-    def delivered_between(self, start_ns: int, end_ns: int) -> pd.DataFrame:
+    def delivered_between(
+        self, start_ns: int, end_ns: int, since_ns: int | None = None
+    ) -> pd.DataFrame:
         parts = []
+        exists = self.entry_ns >= since_ns if since_ns is not None else True
         for kind, times, delay, again in (
             (ENTRY, self.entry_ns, self.entry_delay_ns, self.duplicate_entry_ns),
             (EXIT, self.exit_ns, self.exit_delay_ns, self.duplicate_exit_ns),
         ):
             delivered = times + delay
-            sent = ~self.entry_lost if kind == ENTRY else np.ones(len(times), dtype=bool)
+            sent = ~(self.entry_lost if kind == ENTRY else self.exit_lost) & exists
             for when, mask in ((delivered, sent), (delivered + again, sent & (again >= 0))):
                 inside = mask & (when >= start_ns) & (when < end_ns)
                 if inside.any():
@@ -188,12 +200,12 @@ def _day_plan(seed: int, day: date, traffic: LocationTraffic, dirty_share: float
         foreign = rng.random(m) < _FOREIGN_SHARE
         plates[foreign] = rng.choice(_foreign_plates(seed), size=int(foreign.sum()))
 
-    # Dirty data: a third each of lost entries, duplicate deliveries and late deliveries.
+    # Dirty data: a quarter each of lost entries, lost exits, duplicate and late deliveries.
     kind = rng.random(m)
-    third = dirty_share / 3
+    quarter = dirty_share / 4
     on_entry = rng.random(m) < 0.5
-    duplicate = (kind >= third) & (kind < 2 * third)
-    late = (kind >= 2 * third) & (kind < dirty_share)
+    duplicate = (kind >= 2 * quarter) & (kind < 3 * quarter)
+    late = (kind >= 3 * quarter) & (kind < dirty_share)
     again = rng.integers(0, 20 * _MINUTE_NS, m)
     delay = rng.integers(5 * _MINUTE_NS, int(MAX_DELIVERY_DELAY.total_seconds()) * _NS, m)
     none = np.full(m, -1, dtype=np.int64)
@@ -205,7 +217,8 @@ def _day_plan(seed: int, day: date, traffic: LocationTraffic, dirty_share: float
         plates=plates,
         entry_ns=entry_ns,
         exit_ns=exit_ns,
-        entry_lost=kind < third,
+        entry_lost=kind < quarter,
+        exit_lost=(kind >= quarter) & (kind < 2 * quarter),
         entry_delay_ns=np.where(late & on_entry, delay, zero),
         exit_delay_ns=np.where(late & ~on_entry, delay, zero),
         duplicate_entry_ns=np.where(duplicate & on_entry, again, none),

@@ -193,6 +193,9 @@ class Tariff:
     night_cap: NightCap | None = None
     daily_cap_cents: int | None = None
     timezone: str = "Asia/Singapore"
+    # What a session whose exit was never recorded costs (docs/time-model.md): nothing unless
+    # the operator sets a charge.
+    lost_exit_charge_cents: int = 0
 
     def __post_init__(self) -> None:
         def fail(problem: str) -> ValueError:
@@ -208,6 +211,11 @@ class Tariff:
             raise fail(f"rate_cents must be an integer >= 0, got {self.rate_cents!r}")
         if not _is_int(self.grace_minutes) or self.grace_minutes < 0:
             raise fail(f"grace_minutes must be an integer >= 0, got {self.grace_minutes!r}")
+        if not _is_int(self.lost_exit_charge_cents) or self.lost_exit_charge_cents < 0:
+            raise fail(
+                "lost_exit_charge_cents must be an integer >= 0, "
+                f"got {self.lost_exit_charge_cents!r}"
+            )
         if self.billing == "per_minute" and self.rate_cents % self.block_minutes:
             raise fail(
                 f"per_minute billing needs rate_cents ({self.rate_cents}) to be a multiple of "
@@ -498,7 +506,7 @@ def hdb_eps(
 # -- configuration ---------------------------------------------------------------------------
 
 _PRESETS = {"default": lambda: DEFAULT_TARIFF, "hdb_eps": hdb_eps}
-_INT_KEYS = ("block_minutes", "rate_cents", "grace_minutes")
+_INT_KEYS = ("block_minutes", "rate_cents", "grace_minutes", "lost_exit_charge_cents")
 _KEYS = frozenset({"preset", "billing", *_INT_KEYS, "night_cap", "daily_cap_cents", "timezone"})
 _NIGHT_KEYS = frozenset({"start", "end", "cap_cents"})
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})")

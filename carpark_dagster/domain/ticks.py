@@ -1,7 +1,9 @@
-"""One tick of the pipeline: from a batch of gate events to everything that must be stored."""
+"""One window of the pipeline: from a batch of gate events to everything that must be stored;
+and several windows in order, as separate ticks would have processed them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +11,7 @@ import pandas as pd
 
 from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.events import drop_duplicate_events, empty_events
+from carpark_dagster.domain.ledger import StateLedger, StateQuery
 from carpark_dagster.domain.plates import validate_plates
 from carpark_dagster.domain.sessions import (
     ANOMALY_COLUMNS,
@@ -17,9 +20,11 @@ from carpark_dagster.domain.sessions import (
     close_sessions,
     closed_only,
     empty_pending,
+    ended_without_exit,
     open_only,
     price_sessions,
 )
+from carpark_dagster.domain.windows import Window
 
 UNKNOWN_LOCATION = "unknown location"
 MALFORMED_PLATE = "malformed plate"
@@ -41,6 +46,7 @@ class TickBatch:
     duplicate_events: int
     already_seen_events: int
     known_session_ids: frozenset[str] = frozenset()
+    window: Window | None = None  # the five-minute window it processed (None: an import)
 
     @property
     def closed(self) -> pd.DataFrame:
@@ -49,6 +55,10 @@ class TickBatch:
     @property
     def opened(self) -> pd.DataFrame:
         return open_only(self.sessions)
+
+    @property
+    def ended_without_exit(self) -> pd.DataFrame:
+        return ended_without_exit(self.sessions)
 
     @classmethod
     def of_sessions(
@@ -72,24 +82,93 @@ def build_tick(
     state: SessionState,
     config: CarparkConfig,
     as_of: pd.Timestamp,
+    window: Window | None = None,
 ) -> TickBatch:
     """De-duplicate, skip what an earlier tick stored, set aside events that break the
     configuration, then close sessions and price them with each location's tariff."""
     unique, duplicates = drop_duplicate_events(events)
     fresh = unique[~unique["event_id"].isin(already_seen)].reset_index(drop=True)
     usable, rejected = _check_against_config(fresh, config)
-    batch = close_sessions(state, usable, as_of=as_of, lateness=config.lateness)
-    tariffs = {loc: location.tariff for loc, location in config.locations.items()}
+    batch = close_sessions(
+        state, usable, as_of=as_of, lateness=config.lateness, max_stay=config.max_stays
+    )
     return TickBatch(
         events=fresh,
-        sessions=price_sessions(batch.sessions, tariffs),
+        sessions=price_sessions(batch.sessions, config.tariffs_by_location),
         pending=batch.pending,
         released_pending_ids=state.pending["event_id"].tolist(),
         anomalies=pd.concat([rejected, batch.anomalies], ignore_index=True),
         duplicate_events=duplicates,
         already_seen_events=len(unique) - len(fresh),
         known_session_ids=frozenset(state.sessions["session_id"]),
+        window=window,
     )
+
+
+def state_query(events: pd.DataFrame, window: Window, config: CarparkConfig) -> StateQuery:
+    """What a window's tick reads of the stored state (see `StateQuery`)."""
+    as_of = pd.Timestamp(window.end)
+    keys = events[["location_id", "plate"]].drop_duplicates()
+    return StateQuery(
+        locations=keys["location_id"].tolist(),
+        plates=keys["plate"].tolist(),
+        pending_before=as_of - config.lateness,
+        ended_since=as_of - config.lateness,
+        expired_before={loc: as_of - stay for loc, stay in config.max_stays.items()},
+    )
+
+
+def range_state_query(windows: Iterable[tuple[Window, pd.DataFrame]], config) -> StateQuery:
+    """One read that holds what each of the windows' queries would read (see `StateLedger`)."""
+    queries = [state_query(events, window, config) for window, events in windows]
+    keys = pd.DataFrame(
+        {
+            "location_id": [loc for q in queries for loc in q.locations],
+            "plate": [plate for q in queries for plate in q.plates],
+        }
+    ).drop_duplicates()
+    return StateQuery(
+        locations=keys["location_id"].tolist(),
+        plates=keys["plate"].tolist(),
+        pending_before=max(q.pending_before for q in queries),
+        ended_since=min(q.ended_since for q in queries),
+        expired_before={
+            loc: max(q.expired_before[loc] for q in queries) for loc in config.locations
+        },
+    )
+
+
+def process_windows(
+    windows: list[tuple[Window, pd.DataFrame]],
+    config: CarparkConfig,
+    read_state: Callable[[StateQuery], SessionState],
+    known_event_ids: Callable[[list[str]], set[str]],
+) -> list[TickBatch]:
+    """Each window's events, in order, judged as of the window's end: the batches that ticks
+    at the end of each window would have stored one after another.
+
+    The stored state is read once for the whole range; each window then sees it as PostgreSQL
+    would hold it after the windows before it (`StateLedger`)."""
+    if not windows:
+        return []
+    all_events = pd.concat([events for _, events in windows], ignore_index=True)
+    ledger = StateLedger(
+        read_state(range_state_query(windows, config)),
+        known_event_ids(all_events["event_id"].unique().tolist()),
+    )
+    batches = []
+    for window, events in windows:
+        batch = build_tick(
+            events,
+            already_seen=ledger.known(events["event_id"]),
+            state=ledger.state_for(state_query(events, window, config)),
+            config=config,
+            as_of=pd.Timestamp(window.end),
+            window=window,
+        )
+        ledger.apply(batch.sessions, batch.pending, batch.released_pending_ids, batch.events)
+        batches.append(batch)
+    return batches
 
 
 def _check_against_config(

@@ -6,6 +6,9 @@ from enum import IntEnum
 
 
 class AdvisoryLock(IntEnum):
+    # The database's one writer: a Dagster run (from its start), a replay, an import or a
+    # search rebuild, whatever launched it (session lock, held until the writer ends).
+    WRITER = 0x0CA7_0001
     # Schema migrations, one at a time (transaction lock).
     MIGRATIONS = 0x0CA7_9A4C
     # A tick's write: `updated_at` then grows in commit order (transaction lock).

@@ -29,6 +29,7 @@ from pydantic import Field, PrivateAttr
 
 from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.earnings import LocationTotals
+from carpark_dagster.domain.ledger import StateQuery
 from carpark_dagster.domain.sessions import (
     EPOCH_WATERMARK,
     PENDING_COLUMNS,
@@ -51,35 +52,57 @@ log = logging.getLogger(__name__)
 DEFAULT_DSN = "postgresql://carpark@127.0.0.1:55432/carpark"
 # How long a search sync or rebuild waits for another one to finish.
 SEARCH_SYNC_LOCK_WAIT_S = 30 * 60
+# How long a writer (a run, an import, a rebuild, a replay) waits for the one before it.
+WRITER_LOCK_WAIT_S = 10 * 60
 TRY_LOCK = "SELECT pg_try_advisory_lock(%s)"
 UNLOCK = "SELECT pg_advisory_unlock(%s)"
+# Who holds an advisory lock (a bigint key below 2**32 is objid; every role may see another
+# session's application_name, pid and start).
+LOCK_HOLDER = """
+SELECT a.application_name, a.pid, a.backend_start
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = %s
+  AND l.objsubid = 1
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+"""
+SELECT_PROGRESS = "SELECT start_at, processed_until FROM carpark.tick_progress"
+START_PROGRESS = """
+INSERT INTO carpark.tick_progress (start_at, processed_until) VALUES (%(start)s, %(start)s)
+ON CONFLICT (singleton) DO NOTHING
+"""
+ADVANCE_PROGRESS = """
+UPDATE carpark.tick_progress
+SET processed_until = greatest(processed_until, %s), updated_at = now()
+"""
 
 SELECT_KNOWN_EVENT_IDS = "SELECT event_id FROM carpark.gate_events WHERE event_id = ANY(%s)"
-# The state a batch needs (reads grow with the batch, not the history): events still waiting
-# for the batch's plates or old enough to give up on, then the sessions of those plates that
-# late events may still change — open ones, and ones closed within the lateness window.
+# The state a batch needs (reads grow with the batch, not the history; the rule is stated
+# once more, for runs of several windows, in `domain/ledger.py`): events still waiting for the
+# batch's plates or old enough to give up on, then the sessions of those plates that late
+# events may still change — open ones, and ones ended within the lateness window — and the
+# open sessions of any plate past their location's max stay.
 SELECT_PENDING_EVENTS = """
 SELECT p.event_id, p.plate, p.location_id, p.event_type, p.event_time
 FROM carpark.pending_events p
 WHERE (p.location_id, p.plate) IN (
         SELECT * FROM unnest(%(locations)s::text[], %(plates)s::text[]))
-   OR p.event_time < %(horizon)s
+   OR p.event_time < %(pending_before)s
 """
-# Open sessions come from the partial index of parking_sessions; closed ones are found in
-# the exit log, day by day from the horizon's to the last one logged, then checked against the
-# session itself (the log may hold exits a session has moved away from, or ones of a tick that
-# never committed).
+# Open sessions come from the partial index of parking_sessions; ended ones are found in the
+# exit log (exit, or end without an exit), day by day from the horizon's to the last one
+# logged, then checked against the session itself (the log may hold ends a session has moved
+# away from, or ones of a tick that never committed).
 _SESSION_COLUMNS_OF_S = ", ".join("s." + c for c in SESSION_COLUMNS)
 SELECT_CHANGEABLE_SESSIONS = f"""
 SELECT {_SESSION_COLUMNS_OF_S}
 FROM carpark.parking_sessions s
 JOIN unnest(%(locations)s::text[], %(plates)s::text[]) AS k(location_id, plate)
   ON s.location_id = k.location_id AND s.plate = k.plate
-WHERE s.exit_time IS NULL
+WHERE s.status = 'open'
 UNION ALL
 SELECT {_SESSION_COLUMNS_OF_S}
 FROM carpark.parking_sessions s
-WHERE s.exit_time >= %(horizon)s
+WHERE coalesce(s.exit_time, s.ended_at) >= %(ended_since)s
   AND s.session_id IN (
         SELECT e.session_id
         FROM carpark.session_exits e
@@ -87,11 +110,18 @@ WHERE s.exit_time >= %(horizon)s
           ON e.location_id = k.location_id AND e.plate = k.plate
         WHERE (e.exit_time AT TIME ZONE 'UTC')::date = ANY(ARRAY(
                 SELECT generate_series(
-                    (%(horizon)s::timestamptz AT TIME ZONE 'UTC')::date,
+                    (%(ended_since)s::timestamptz AT TIME ZONE 'UTC')::date,
                     (SELECT max((x.exit_time AT TIME ZONE 'UTC')::date)
                      FROM carpark.session_exits x),
                     interval '1 day')::date))
-          AND e.exit_time >= %(horizon)s)
+          AND e.exit_time >= %(ended_since)s)
+UNION ALL
+SELECT {_SESSION_COLUMNS_OF_S}
+FROM carpark.parking_sessions s
+JOIN unnest(%(expiry_locations)s::text[], %(expired_before)s::timestamptz[])
+     AS x(location_id, expired_before)
+  ON s.location_id = x.location_id
+WHERE s.status = 'open' AND s.entry_time < x.expired_before
 """
 # What a tick writes, as Arrow schemas named like the columns they fill. COPY sends them in
 # PostgreSQL's binary format (pgpq encodes Arrow arrays directly): no time is formatted here
@@ -115,6 +145,9 @@ SESSION_ROWS = pa.schema(
         ("exit_event_id", TEXT),
         ("entry_time", TIME),
         ("exit_time", TIME),
+        ("status", TEXT),
+        ("ended_at", TIME),
+        ("ended_by_event_id", TEXT),
         ("duration_seconds", BIGINT),
         ("charge_cents", BIGINT),
         ("tariff", TEXT),
@@ -157,14 +190,19 @@ INSERT INTO carpark.parking_sessions AS s ({STAGED_SESSION_COLUMNS})
 SELECT {STAGED_SESSION_COLUMNS} FROM stage_sessions
 ORDER BY session_id  -- index insertions in key order touch fewer pages
 ON CONFLICT (session_id) DO UPDATE SET
-    exit_event_id    = EXCLUDED.exit_event_id,
-    exit_time        = EXCLUDED.exit_time,
-    duration_seconds = EXCLUDED.duration_seconds,
-    charge_cents     = EXCLUDED.charge_cents,
-    tariff           = EXCLUDED.tariff,
-    updated_at       = EXCLUDED.updated_at
-WHERE (s.exit_event_id, s.exit_time, s.charge_cents, s.tariff)
-      IS DISTINCT FROM (EXCLUDED.exit_event_id, EXCLUDED.exit_time,
+    exit_event_id     = EXCLUDED.exit_event_id,
+    exit_time         = EXCLUDED.exit_time,
+    status            = EXCLUDED.status,
+    ended_at          = EXCLUDED.ended_at,
+    ended_by_event_id = EXCLUDED.ended_by_event_id,
+    duration_seconds  = EXCLUDED.duration_seconds,
+    charge_cents      = EXCLUDED.charge_cents,
+    tariff            = EXCLUDED.tariff,
+    updated_at        = EXCLUDED.updated_at
+WHERE (s.exit_event_id, s.exit_time, s.status, s.ended_at, s.ended_by_event_id,
+       s.charge_cents, s.tariff)
+      IS DISTINCT FROM (EXCLUDED.exit_event_id, EXCLUDED.exit_time, EXCLUDED.status,
+                        EXCLUDED.ended_at, EXCLUDED.ended_by_event_id,
                         EXCLUDED.charge_cents, EXCLUDED.tariff)
 """
 DELETE_PENDING_EVENTS = "DELETE FROM carpark.pending_events WHERE event_id = ANY(%s)"
@@ -249,6 +287,14 @@ class LockTimeout(RuntimeError):
 
 
 @dataclass(frozen=True)
+class TickProgress:
+    """Every five-minute window from `start_at` up to `processed_until` has been processed."""
+
+    start_at: datetime
+    processed_until: datetime
+
+
+@dataclass(frozen=True)
 class MigrationStatus:
     migration: Migration
     applied: bool
@@ -288,12 +334,26 @@ class PostgresResource(dg.ConfigurableResource):
     dsn: str = Field(default=DEFAULT_DSN, description="libpq connection string or URL.")
     statement_timeout_ms: int = Field(default=300_000, description="Per-statement limit.")
     connect_timeout_s: int = Field(default=10, description="Time to wait for a connection.")
+    writer_lock_wait_s: float = Field(
+        default=WRITER_LOCK_WAIT_S,
+        description="How long a run waits for another writer of the database to finish.",
+    )
 
     _run_connection: psycopg.Connection | None = PrivateAttr(default=None)
     _exit_log_connection: psycopg.Connection | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._run_connection = self._open()
+        """A run is one writer: it takes the writer lock before anything reads the state, and
+        holds it on its connection until it ends (a killed run's lock dies with it)."""
+        run = context.run
+        holder = f"carpark run {run.run_id[:8]} ({run.job_name})" if run else "carpark run"
+        self._run_connection = self._open(holder)
+        _hold_lock(
+            self._run_connection,
+            AdvisoryLock.WRITER,
+            self.writer_lock_wait_s,
+            on_wait=lambda: context.log.info("waiting for %s", _holder(self._run_connection)),
+        )
         applied = self.migrate()
         if applied:
             context.log.info("applied migrations %s", ", ".join(applied))
@@ -328,7 +388,7 @@ class PostgresResource(dg.ConfigurableResource):
         finally:
             conn.close()
 
-    def _open(self) -> psycopg.Connection:
+    def _open(self, application_name: str = "carpark_dagster") -> psycopg.Connection:
         try:
             return psycopg.connect(
                 self.dsn,
@@ -337,7 +397,7 @@ class PostgresResource(dg.ConfigurableResource):
                 # UTC sessions: times come back with the fixed `timezone.utc`, which psycopg
                 # builds faster than a ZoneInfo (~30% of reading a page of sessions).
                 options=f"-c statement_timeout={self.statement_timeout_ms} -c TimeZone=UTC",
-                application_name="carpark_dagster",
+                application_name=application_name[:63],
             )
         except psycopg.OperationalError as exc:
             reason = " ".join(line.strip() for line in str(exc).splitlines()) or repr(exc)
@@ -362,38 +422,54 @@ class PostgresResource(dg.ConfigurableResource):
     # ---------------------------------------------------------------- locks
 
     @contextmanager
+    def writer_lock(self, holder: str, wait_s: float | None = None) -> Iterator[None]:
+        """Be the database's one writer for the block (outside a Dagster run, which takes the
+        lock itself): ticks, replays, imports and search rebuilds take turns. Waits up to
+        `wait_s` (default `writer_lock_wait_s`) for the current writer, then raises
+        LockTimeout naming it. `holder` is how this process is named to the others."""
+        conn = self._open(holder)
+        try:
+            _hold_lock(
+                conn,
+                AdvisoryLock.WRITER,
+                self.writer_lock_wait_s if wait_s is None else wait_s,
+                on_wait=lambda: log.info("waiting for %s", _holder(conn)),
+            )
+            yield
+        finally:
+            conn.close()  # releases the lock
+
+    @contextmanager
     def search_sync_lock(
         self,
         wait_s: float = SEARCH_SYNC_LOCK_WAIT_S,
         on_wait: Callable[[], None] | None = None,
     ) -> Iterator[None]:
         """Hold the search-sync advisory lock for the block (syncs and rebuilds take turns).
-
-        A session lock, so it dies with the connection if the process is killed. We poll with
-        `pg_try_advisory_lock` instead of blocking in `pg_advisory_lock`, whose wait would count
-        against the statement timeout and could not say why we wait: `on_wait` is called when
-        we start waiting and every 30 s after.
-        """
+        `on_wait` is called when we start waiting and every 30 s after."""
         lock = AdvisoryLock.SEARCH_SYNC
         with self.connect() as conn:
-            deadline = time.monotonic() + wait_s
-            next_note = 0.0
-            while not conn.execute(TRY_LOCK, (lock,)).fetchone()[0]:
-                now = time.monotonic()
-                if now >= deadline:
-                    raise LockTimeout(
-                        f"another search sync or rebuild has held the lock for over {wait_s:.0f}s"
-                    )
-                if now >= next_note and on_wait is not None:
-                    on_wait()
-                    next_note = now + 30
-                time.sleep(0.5)
+            _hold_lock(conn, lock, wait_s, on_wait)
             try:
                 yield
             finally:
                 # A broken connection has taken the lock with it already.
                 if not conn.closed and not conn.broken:
                     conn.execute(UNLOCK, (lock,))
+
+    # ---------------------------------------------------------------- progress
+
+    def tick_progress(self) -> TickProgress | None:
+        """How far the ticks have got; None before the first tick."""
+        with self.connect() as conn:
+            row = conn.execute(SELECT_PROGRESS).fetchone()
+        return TickProgress(*row) if row else None
+
+    def start_ticks(self, start_at: datetime) -> TickProgress:
+        """The progress, starting it at `start_at` if no tick has run yet."""
+        with self.connect() as conn:
+            conn.execute(START_PROGRESS, {"start": start_at})
+            return TickProgress(*conn.execute(SELECT_PROGRESS).fetchone())
 
     # ---------------------------------------------------------------- reads
 
@@ -403,26 +479,36 @@ class PostgresResource(dg.ConfigurableResource):
         with self.connect() as conn:
             return {row[0] for row in conn.execute(SELECT_KNOWN_EVENT_IDS, (event_ids,))}
 
-    def session_state(self, events: pd.DataFrame, horizon: datetime) -> SessionState:
-        """What earlier ticks left that this batch may change (see `SessionState`)."""
-        keys = events[["location_id", "plate"]].drop_duplicates()
+    def session_state(self, query: StateQuery) -> SessionState:
+        """What earlier ticks left that a batch may change (see `StateQuery`)."""
         params = {
-            "locations": keys["location_id"].tolist(),
-            "plates": keys["plate"].tolist(),
-            "horizon": horizon,
+            "locations": query.locations,
+            "plates": query.plates,
+            "pending_before": query.pending_before,
+            "ended_since": query.ended_since,
+            "expiry_locations": list(query.expired_before),
+            "expired_before": list(query.expired_before.values()),
         }
         with self.connect() as conn, conn.cursor() as cur:
             cur.execute(SELECT_PENDING_EVENTS, params)
             pending = pd.DataFrame(cur.fetchall(), columns=PENDING_COLUMNS)
-            keys = pd.concat([keys, pending[["location_id", "plate"]]]).drop_duplicates()
+            keys = pd.concat(
+                [
+                    pd.DataFrame({"location_id": query.locations, "plate": query.plates}),
+                    pending[["location_id", "plate"]],
+                ]
+            ).drop_duplicates()
             params["locations"] = keys["location_id"].tolist()
             params["plates"] = keys["plate"].tolist()
             cur.execute(SELECT_CHANGEABLE_SESSIONS, params)
-            sessions = pd.DataFrame(cur.fetchall(), columns=SESSION_COLUMNS)
-        for column in ("entry_time", "exit_time"):
+            # A parked car past its max stay may also be one of the batch's plates.
+            sessions = pd.DataFrame(cur.fetchall(), columns=SESSION_COLUMNS).drop_duplicates(
+                "session_id"
+            )
+        for column in ("entry_time", "exit_time", "ended_at"):
             sessions[column] = pd.to_datetime(sessions[column], utc=True)
         pending["event_time"] = pd.to_datetime(pending["event_time"], utc=True)
-        return SessionState(sessions=sessions, pending=pending)
+        return SessionState(sessions=sessions.reset_index(drop=True), pending=pending)
 
     def changed_sessions(self, after: Watermark, limit: int) -> list[StoredSession]:
         """Sessions (open or closed) changed after the keyset `(updated_at, session_id)`, in
@@ -469,7 +555,9 @@ class PostgresResource(dg.ConfigurableResource):
 
     # ---------------------------------------------------------------- writes
 
-    def record_tick(self, tick: TickBatch, source: str) -> TickCounts:
+    def record_tick(
+        self, tick: TickBatch, source: str, processed_until: datetime | None = None
+    ) -> TickCounts:
         """Store a tick — events, sessions, waiting events, anomalies — all of it or none.
 
         Rows the tick has not seen stored before (its new events, sessions that did not come
@@ -479,7 +567,8 @@ class PostgresResource(dg.ConfigurableResource):
         merged too: the outcome never depends on the guess, only the speed does.
 
         The exits of its closed sessions go to the exit log meanwhile, on a second connection
-        (the server's second core), and are committed before the tick is.
+        (the server's second core), and are committed before the tick is. With
+        `processed_until`, the tick's window counts as processed in the same transaction.
         """
         with (
             self.connect() as conn,
@@ -514,6 +603,8 @@ class PostgresResource(dg.ConfigurableResource):
                 conn.execute(CREATE_QUARANTINE_STAGE)
                 copy_rows(conn, "stage_quarantine", _quarantine_rows(tick.anomalies))
                 quarantined = conn.execute(MERGE_QUARANTINE, {"source": source}).rowcount
+            if processed_until is not None:
+                conn.execute(ADVANCE_PROGRESS, (processed_until,))
             exits_logged.result()  # its failure undoes the tick
         return TickCounts(
             events_received=len(tick.events),
@@ -591,6 +682,51 @@ def read_stored_sessions(conn: psycopg.Connection, query: str, params: dict) -> 
             return list(cur.stream(query, params, size=READ_CHUNK_ROWS))
         cur.execute(query, params)
         return cur.fetchall()
+
+
+def _hold_lock(
+    conn: psycopg.Connection,
+    lock: AdvisoryLock,
+    wait_s: float,
+    on_wait: Callable[[], None] | None = None,
+) -> None:
+    """Take the session-level advisory `lock` on `conn`, waiting up to `wait_s`.
+
+    A session lock dies with the connection if the process is killed. We poll with
+    `pg_try_advisory_lock` instead of blocking in `pg_advisory_lock`, whose wait would count
+    against the statement timeout and could not say why we wait: `on_wait` is called when we
+    start waiting and every 30 s after."""
+    deadline = time.monotonic() + wait_s
+    next_note = 0.0
+    while not conn.execute(TRY_LOCK, (lock,)).fetchone()[0]:
+        now = time.monotonic()
+        if now >= deadline:
+            raise LockTimeout(
+                f"{_holder(conn, lock)} has held the {lock.name.lower().replace('_', ' ')} "
+                f"lock for over {wait_s:.0f}s; {LOCK_PURPOSE[lock]}"
+            )
+        if now >= next_note and on_wait is not None:
+            on_wait()
+            next_note = now + 30
+        time.sleep(0.5)
+
+
+LOCK_PURPOSE = {
+    AdvisoryLock.WRITER: "ticks, replays, imports and search rebuilds of one database take "
+    "turns; try again when it is done",
+    AdvisoryLock.SEARCH_SYNC: "search syncs and rebuilds take turns",
+    AdvisoryLock.TICK: "ticks commit one at a time",
+    AdvisoryLock.MIGRATIONS: "migrations are applied one at a time",
+}
+
+
+def _holder(conn: psycopg.Connection, lock: AdvisoryLock = AdvisoryLock.WRITER) -> str:
+    """Who holds `lock`, as its connection names itself."""
+    row = conn.execute(LOCK_HOLDER, (int(lock),)).fetchone()
+    if row is None:
+        return "another process"
+    name, pid, since = row
+    return f"{name or 'another process'} (pid {pid}, connected {since:%Y-%m-%d %H:%M:%S %Z})"
 
 
 def _location_totals(rows: Iterable[Sequence]) -> list[LocationTotals]:
@@ -674,11 +810,14 @@ def session_rows(sessions: pd.DataFrame, source: str, updated_at: datetime) -> p
 
 
 def exit_rows(sessions: pd.DataFrame) -> pa.Table:
-    """The exit log's rows for the closed ones of `sessions`, in the order of its index (UTC
-    day, location, plate): in that order a large tick's entries go into it several times
-    faster."""
-    exits = sessions[EXIT_ROWS.names]
-    closed = _arrow(exits[exits["exit_time"].notna()], EXIT_ROWS)
+    """The exit log's rows for the sessions of `sessions` that ended (at their exit, or when
+    the platform ended them without one), in the order of its index (UTC day, location,
+    plate): in that order a large tick's entries go into it several times faster."""
+    ended_at = pd.to_datetime(sessions["ended_at"], utc=True)
+    ends = sessions[["location_id", "plate", "session_id"]].assign(
+        exit_time=pd.to_datetime(sessions["exit_time"], utc=True).fillna(ended_at)
+    )
+    closed = _arrow(ends[ends["exit_time"].notna()], EXIT_ROWS)
     if closed.num_rows < 2:
         return closed
     day = pc.floor_temporal(closed["exit_time"], unit="day")

@@ -27,7 +27,14 @@ class GateSimulatorResource(dg.ConfigurableResource):
         description="Share of sessions with a lost, late or repeated read.",
     )
 
-    def events_between(self, config: CarparkConfig, start: datetime, end: datetime) -> pd.DataFrame:
+    def events_between(
+        self,
+        config: CarparkConfig,
+        start: datetime,
+        end: datetime,
+        since: datetime | None = None,
+    ) -> pd.DataFrame:
+        """Events delivered in `[start, end)`, of the cars that entered at or after `since`."""
         traffic = tuple(
             LocationTraffic(
                 location_id=loc.location_id,
@@ -43,4 +50,4 @@ class GateSimulatorResource(dg.ConfigurableResource):
             volume_scale=self.volume_scale,
             dirty_share=self.dirty_share,
         )
-        return simulate_window(simulation, start, end)
+        return simulate_window(simulation, start, end, since=since)

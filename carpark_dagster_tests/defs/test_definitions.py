@@ -65,9 +65,10 @@ def test_every_job_schedule_and_sensor_is_known():
     assert sorted(DEFS.resources) == [
         "carpark_config",
         "gate_simulator",
+        "io_manager",
         "postgres",
         "search",
-        "window_io_manager",
+        "tick_clock",
     ]
 
 

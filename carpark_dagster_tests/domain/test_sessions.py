@@ -1,18 +1,20 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carpark_dagster.domain.config import parse_config
+from carpark_dagster.domain.ledger import StateLedger, StateQuery
 from carpark_dagster.domain.sessions import (
-    ENTRY_WHILE_PARKED,
+    CLOSED,
     EXIT_BEFORE_ENTRY,
+    EXIT_NOT_RECORDED,
     EXIT_WITHOUT_ENTRY,
     IN_THE_FUTURE,
-    SESSION_COLUMNS,
+    OPEN,
     TOO_LATE,
     SessionState,
     close_sessions,
@@ -24,6 +26,7 @@ from carpark_dagster.domain.ticks import MALFORMED_PLATE, UNKNOWN_LOCATION, buil
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 LATER = pd.Timestamp(T0 + timedelta(hours=18))  # "now" for most batches: everything is recent
+LOCATIONS = ("Park0", "Park1", "HDB1")
 
 
 def events(*rows):
@@ -45,58 +48,58 @@ def events(*rows):
 
 
 class Store:
-    """What PostgreSQL keeps between ticks, reduced to what sessionisation reads and writes."""
+    """What PostgreSQL keeps between ticks, as the ledger of a run of several windows holds it
+    (`StateLedger`, which selects what the SQL state read selects)."""
 
-    def __init__(self):
-        self.sessions: dict[str, dict] = {}
-        self.pending = events()
+    def __init__(self, max_stay: timedelta = timedelta(hours=72)):
+        self.ledger = StateLedger(SessionState.empty(), ())
+        self.max_stay = max_stay
 
-    def state(self, batch: pd.DataFrame, horizon: pd.Timestamp) -> SessionState:
-        keys = set(zip(batch["location_id"], batch["plate"], strict=True))
-        wanted = [
-            (loc, plate) in keys or t < horizon
-            for loc, plate, t in zip(
-                self.pending["location_id"],
-                self.pending["plate"],
-                self.pending["event_time"],
-                strict=True,
+    def state(self, batch: pd.DataFrame, as_of, lateness=timedelta(hours=24)) -> SessionState:
+        return self.ledger.state_for(
+            StateQuery(
+                locations=batch["location_id"].tolist(),
+                plates=batch["plate"].tolist(),
+                pending_before=as_of - lateness,
+                ended_since=as_of - lateness,
+                expired_before={loc: as_of - self.max_stay for loc in LOCATIONS},
             )
-        ]
-        pending = self.pending.loc[np.array(wanted, dtype=bool)]
-        keys |= set(zip(pending["location_id"], pending["plate"], strict=True))
-        rows = [
-            s
-            for s in self.sessions.values()
-            if (s["location_id"], s["plate"]) in keys
-            and (pd.isna(s["exit_time"]) or s["exit_time"] >= horizon)
-        ]
-        frame = pd.DataFrame(rows, columns=SESSION_COLUMNS)
-        for c in ("entry_time", "exit_time"):
-            frame[c] = pd.to_datetime(frame[c], utc=True)
-        return SessionState(sessions=frame, pending=pending.reset_index(drop=True))
-
-    def apply(self, batch, state: SessionState) -> None:
-        for row in batch.sessions.to_dict(orient="records"):
-            self.sessions[row["session_id"]] = row
-        released = set(state.pending["event_id"])
-        kept = self.pending[~self.pending["event_id"].isin(released)]
-        self.pending = pd.concat([kept, batch.pending], ignore_index=True)
+        )
 
     def tick(self, batch_events, as_of=LATER, lateness=timedelta(hours=24)):
-        state = self.state(batch_events, as_of - lateness)
-        batch = close_sessions(state, batch_events, as_of=as_of, lateness=lateness)
-        self.apply(batch, state)
+        state = self.state(batch_events, as_of, lateness)
+        batch = close_sessions(
+            state, batch_events, as_of=as_of, lateness=lateness, max_stay=self.max_stay
+        )
+        self.ledger.apply(
+            batch.sessions, batch.pending, state.pending["event_id"].tolist(), batch_events
+        )
         return batch
+
+    @property
+    def pending(self) -> pd.DataFrame:
+        return self.ledger.pending
+
+    def rows(self, status: str) -> dict[str, dict]:
+        sessions = self.ledger.sessions
+        return {
+            row["session_id"]: row
+            for row in sessions[sessions["status"] == status].to_dict(orient="records")
+        }
 
     def closed(self) -> dict[str, tuple]:
         return {
-            sid: (s["entry_event_id"], s["exit_event_id"])
-            for sid, s in self.sessions.items()
-            if not pd.isna(s["exit_time"])
+            sid: (s["entry_event_id"], s["exit_event_id"]) for sid, s in self.rows(CLOSED).items()
         }
 
     def open(self) -> set[str]:
-        return {sid for sid, s in self.sessions.items() if pd.isna(s["exit_time"])}
+        return set(self.rows(OPEN))
+
+    def ended_without_exit(self) -> dict[str, tuple]:
+        return {
+            sid: (s["ended_at"], s["ended_by_event_id"])
+            for sid, s in self.rows(EXIT_NOT_RECORDED).items()
+        }
 
 
 def reasons(batch) -> dict[str, str]:
@@ -166,27 +169,105 @@ def test_a_late_exit_corrects_a_session_closed_by_a_later_one():
     assert store.pending.empty
 
 
-def test_a_second_entry_waits_then_becomes_an_anomaly_when_no_exit_comes():
+def test_a_second_entry_ends_the_parked_session_with_its_exit_not_recorded():
     store = Store()
     store.tick(events(("e1", "P1", "Park0", "entry", 0)))
     batch = store.tick(events(("e2", "P1", "Park0", "entry", 60)))
-    assert batch.anomalies.empty and batch.pending["event_id"].tolist() == ["e2"]
-    # A day later, nothing has explained it.
-    batch = store.tick(events(), as_of=LATER + timedelta(days=1))
-    assert reasons(batch) == {"e2": ENTRY_WHILE_PARKED}
-    assert store.open() == {session_id_for("e1")}
+    assert batch.anomalies.empty and batch.pending.empty
+    assert store.ended_without_exit() == {
+        session_id_for("e1"): (pd.Timestamp(T0 + timedelta(minutes=60)), "e2")
+    }
+    assert store.open() == {session_id_for("e2")}
+    # A day later nothing changes: an ended session stays ended.
+    assert store.tick(events(), as_of=LATER + timedelta(days=1)).sessions.empty
 
 
-def test_a_stored_open_session_wins_over_a_new_earlier_entry():
+def test_a_late_exit_still_closes_a_session_a_later_entry_had_ended():
+    store = Store()
+    store.tick(events(("e1", "P1", "Park0", "entry", 0), ("e2", "P1", "Park0", "entry", 60)))
+    assert set(store.ended_without_exit()) == {session_id_for("e1")}
+    batch = store.tick(events(("x1", "P1", "Park0", "exit", 30)))
+    assert store.closed() == {session_id_for("e1"): ("e1", "x1")}
+    assert store.ended_without_exit() == {}
+    assert store.open() == {session_id_for("e2")}
+    assert batch.sessions["session_id"].tolist() == [session_id_for("e1")]
+
+
+def test_a_new_earlier_entry_is_ended_by_the_stored_later_one_until_its_exit_comes():
     store = Store()
     store.tick(events(("e2", "P1", "Park0", "entry", 60)))
     batch = store.tick(events(("e1", "P1", "Park0", "entry", 0)))
-    assert batch.pending["event_id"].tolist() == ["e1"]
+    assert batch.pending.empty
     assert store.open() == {session_id_for("e2")}
+    assert set(store.ended_without_exit()) == {session_id_for("e1")}
     # Its exit arrives: the early stay closes and the stored one stays open.
     store.tick(events(("x1", "P1", "Park0", "exit", 30)))
     assert store.closed() == {session_id_for("e1"): ("e1", "x1")}
     assert store.open() == {session_id_for("e2")}
+
+
+def test_the_lost_exit_of_day_one_does_not_charge_the_visit_of_day_four():
+    """The plate parks on day 1 and its exit is never read; it visits again on day 4 from
+    09:00 to 10:00. Ticks every five minutes."""
+    day1 = pd.Timestamp("2026-11-02T09:00+08:00")
+    day4 = day1 + timedelta(days=3)
+    store = Store()
+
+    def at(moment, *rows):
+        frame = events(*[(eid, "SBS1234A", "Park0", kind, 0) for eid, kind in rows])
+        frame["event_time"] = moment
+        return store.tick(frame, as_of=moment + timedelta(minutes=5))
+
+    at(day1, ("d1-in", "entry"))
+    store.tick(events(), as_of=day4)  # a tick just before: 72 h, not yet more
+    assert store.open() == {session_id_for("d1-in")}
+    at(day4, ("d4-in", "entry"))
+    at(day4 + timedelta(hours=1), ("d4-out", "exit"))
+
+    assert store.ended_without_exit() == {session_id_for("d1-in"): (day4, "d4-in")}
+    assert store.closed() == {session_id_for("d4-in"): ("d4-in", "d4-out")}
+    day4_visit = pd.DataFrame([store.rows(CLOSED)[session_id_for("d4-in")]])
+    assert price_sessions(day4_visit, DEFAULT_TARIFF)["charge_cents"].tolist() == [120]
+
+
+def test_an_open_session_past_the_max_stay_ends_then_with_no_deciding_event():
+    store = Store(max_stay=timedelta(hours=72))
+    store.tick(events(("e1", "P1", "Park0", "entry", 0)))
+    exactly = pd.Timestamp(T0 + timedelta(hours=72))
+    assert store.tick(events(), as_of=exactly).sessions.empty  # 72 h is not older than 72 h
+    batch = store.tick(events(), as_of=exactly + timedelta(microseconds=1))
+    assert store.ended_without_exit() == {session_id_for("e1"): (exactly, None)}
+    assert batch.sessions["status"].tolist() == [EXIT_NOT_RECORDED]
+    # An exit that turns up later finds no open entry: it waits, then is quarantined.
+    late = store.tick(
+        events(("x1", "P1", "Park0", "exit", 73 * 60)), as_of=exactly + timedelta(hours=2)
+    )
+    assert late.pending["event_id"].tolist() == ["x1"]
+    assert set(store.ended_without_exit()) == {session_id_for("e1")}
+
+
+def test_an_exit_exactly_at_the_max_stay_still_closes_the_session():
+    store = Store(max_stay=timedelta(hours=72))
+    store.tick(events(("e1", "P1", "Park0", "entry", 0)))
+    store.tick(
+        events(("x1", "P1", "Park0", "exit", 72 * 60)),
+        as_of=pd.Timestamp(T0 + timedelta(hours=72, minutes=5)),
+    )
+    assert store.closed() == {session_id_for("e1"): ("e1", "x1")}
+
+
+def test_sessions_that_ended_without_exit_are_charged_the_tariffs_lost_exit_charge():
+    store = Store()
+    batch = store.tick(
+        events(("e1", "P1", "Park0", "entry", 0), ("e2", "P1", "Park0", "entry", 90))
+    )
+    plain = price_sessions(batch.sessions, DEFAULT_TARIFF).set_index("session_id")
+    assert plain.loc[session_id_for("e1"), "charge_cents"] == 0  # not charged by default
+    assert pd.isna(plain.loc[session_id_for("e1"), "duration_seconds"])
+    assert pd.isna(plain.loc[session_id_for("e2"), "charge_cents"])  # still open
+    charging = replace(DEFAULT_TARIFF, lost_exit_charge_cents=1500)
+    priced = price_sessions(batch.sessions, charging).set_index("session_id")
+    assert priced.loc[session_id_for("e1"), "charge_cents"] == 1500
 
 
 def test_unpaired_exits_become_anomalies_after_the_lateness_window():
@@ -220,7 +301,7 @@ def test_re_applying_the_same_events_changes_nothing():
     store = Store()
     batch_events = events(("e1", "P1", "Park0", "entry", 0), ("x1", "P1", "Park0", "exit", 40))
     store.tick(batch_events)
-    again = close_sessions(store.state(batch_events, LATER - timedelta(hours=24)), events(), LATER)
+    again = close_sessions(store.state(batch_events, LATER), events(), LATER)
     assert again.sessions.empty
 
 
@@ -281,6 +362,7 @@ def test_every_event_ends_in_a_session_a_waiting_list_or_quarantine(case):
     )
     in_sessions = {e for pair in store.closed().values() for e in pair}
     in_sessions |= {sid.removeprefix("ses-") for sid in store.open()}
+    in_sessions |= {sid.removeprefix("ses-") for sid in store.ended_without_exit()}
     sent = {r[0] for batch_rows in batches for r in batch_rows if not lost(r)}
     assert sent == in_sessions | set(quarantined)
     assert store.pending.empty
@@ -392,10 +474,14 @@ def test_a_tick_names_the_stored_sessions_it_read_as_known():
                 "exit_event_id": None,
                 "entry_time": pd.Timestamp(T0),
                 "exit_time": pd.NaT,
+                "status": OPEN,
+                "ended_at": pd.NaT,
+                "ended_by_event_id": None,
             }
         ]
     )
-    stored["exit_time"] = pd.to_datetime(stored["exit_time"], utc=True)
+    for column in ("exit_time", "ended_at"):
+        stored[column] = pd.to_datetime(stored[column], utc=True)
     tick = build_tick(
         events(("x0", "P0", "Park0", "exit", 30), ("e1", "P1", "Park0", "entry", 31)),
         already_seen=set(),

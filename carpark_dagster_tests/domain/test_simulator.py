@@ -114,6 +114,28 @@ def test_lost_entries_leave_exits_without_entries():
     assert len(numbers_out - numbers_in) > 10
 
 
+def test_lost_exits_leave_entries_without_exits():
+    day = _day(SimulationConfig(seed=9, dirty_share=0.3))
+    numbers_in = set(day[day.event_type == "entry"].event_id.str.removesuffix("-in"))
+    numbers_out = set(day[day.event_type == "exit"].event_id.str.removesuffix("-out"))
+    assert len(numbers_in - numbers_out) > 10
+
+
+def test_a_carpark_that_starts_empty_sees_no_car_that_entered_before():
+    config = SimulationConfig(seed=3, dirty_share=0)
+    since = START + timedelta(hours=9)
+    later = simulate_window(config, since, since + timedelta(hours=3), since=since)
+    everything = simulate_window(config, since, since + timedelta(hours=3))
+    entered = set(later[later.event_type == "entry"].event_id.str.removesuffix("-in"))
+    exited = set(later[later.event_type == "exit"].event_id.str.removesuffix("-out"))
+    assert exited <= entered  # every exit is of a car seen entering
+    assert (later["event_time"] >= since).all()
+    # The cars parked before `since` are all that is left out.
+    left_out = everything[~everything["event_id"].isin(later["event_id"])]
+    assert len(left_out) > 0
+    assert (left_out["event_type"] == "exit").all()
+
+
 def test_late_events_are_delivered_after_their_time():
     config = SimulationConfig(seed=13, dirty_share=0.3)
     window_start = START + timedelta(hours=6)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -33,26 +34,52 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.services)
 
 
-@pytest.fixture
-def postgres_dsn() -> Iterator[str]:
-    """A DSN to a fresh, empty database, dropped after the test."""
-    name = f"carpark_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def databases() -> Iterator[Callable[[], str]]:
+    """Makes fresh, empty databases (a DSN each), all dropped at the end of the block."""
+    names = []
+
+    def create() -> str:
+        name = f"carpark_test_{uuid.uuid4().hex[:12]}"
+        try:
+            admin = psycopg.connect(BASE_DSN, autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            pytest.fail(f"PostgreSQL is not reachable at {BASE_DSN} (run `make up`): {exc}")
+        with admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        return make_conninfo(BASE_DSN, dbname=name)
+
     try:
-        admin = psycopg.connect(BASE_DSN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {BASE_DSN} (run `make up`): {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield make_conninfo(BASE_DSN, dbname=name)
-    with psycopg.connect(BASE_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield create
+    finally:
+        with psycopg.connect(BASE_DSN, autocommit=True) as admin:
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def new_database() -> Iterator[Callable[[], str]]:
+    """Makes fresh, empty databases (a DSN each), all dropped after the test."""
+    with databases() as create:
+        yield create
+
+
+@pytest.fixture
+def postgres_dsn(new_database: Callable[[], str]) -> str:
+    """A DSN to a fresh, empty database, dropped after the test."""
+    return new_database()
+
+
+def migrated(dsn: str) -> PostgresResource:
+    resource = PostgresResource(dsn=dsn)
+    resource.migrate()
+    return resource
 
 
 @pytest.fixture
 def postgres(postgres_dsn: str) -> PostgresResource:
-    resource = PostgresResource(dsn=postgres_dsn)
-    resource.migrate()
-    return resource
+    return migrated(postgres_dsn)
 
 
 @pytest.fixture

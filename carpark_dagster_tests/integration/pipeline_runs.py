@@ -1,4 +1,5 @@
-"""Runs of the whole five-asset pipeline in-process, against the real services."""
+"""Runs of the whole five-asset pipeline in-process, against the real services, with the tick
+clock pinned: a run "at" a time processes every window due by then."""
 
 from __future__ import annotations
 
@@ -10,37 +11,52 @@ from carpark_dagster.resources import (
     ElasticsearchResource,
     GateSimulatorResource,
     PostgresResource,
-    WindowPickleIOManager,
+    RunPickleIOManager,
+    TickClockResource,
 )
 
-Window = str | tuple[str, str]
+# The morning the tests simulate: ticks start at 07:00 Singapore time.
+START = "2026-11-27T07:00+08:00"
 
 
 def pipeline_resources(
-    postgres: PostgresResource, search: ElasticsearchResource, base_dir: object, seed: int
+    postgres: PostgresResource,
+    search: ElasticsearchResource,
+    base_dir: object,
+    seed: int,
+    config: CarparkConfigResource | None = None,
 ) -> dict:
     """The pipeline's resources: the test's database and alias, a simulator with `seed`."""
     return {
         "postgres": postgres,
         "search": search,
-        "carpark_config": CarparkConfigResource(),
+        "carpark_config": config or CarparkConfigResource(),
         "gate_simulator": GateSimulatorResource(seed=seed, volume_scale=1.5),
-        "window_io_manager": WindowPickleIOManager(base_dir=str(base_dir)),
+        "io_manager": RunPickleIOManager(base_dir=str(base_dir)),
+        "tick_clock": TickClockResource(start=START),
     }
 
 
-def run_pipeline(resources: dict, window: Window) -> dg.ExecuteInProcessResult:
-    """One run of the whole pipeline, for one window or (like the bootstrap) a range; failures
-    are in the result, not raised."""
-    if isinstance(window, tuple):
-        options = {
-            "tags": {
-                "dagster/asset_partition_range_start": window[0],
-                "dagster/asset_partition_range_end": window[1],
-            }
-        }
-    else:
-        options = {"partition_key": window}
+def run_pipeline(
+    resources: dict,
+    at: str,
+    replay: tuple[str, str] | None = None,
+    selection: list | None = None,
+) -> dg.ExecuteInProcessResult:
+    """One run of the whole pipeline at time `at` (or replaying a range); failures are in the
+    result, not raised."""
+    clock = resources["tick_clock"]
+    pinned = TickClockResource(
+        start=clock.start, now=at, max_windows_per_run=clock.max_windows_per_run
+    )
+    run_resources = {**resources, "tick_clock": pinned}
+    run_config = None
+    if replay is not None:
+        tick = {"config": {"replay_from": replay[0], "replay_to": replay[1]}}
+        run_config = {"ops": {"raw_car_events": tick, "carpark_table": tick}}
     return dg.materialize(
-        dg.load_assets_from_modules([assets]), resources=resources, raise_on_error=False, **options
+        selection or dg.load_assets_from_modules([assets]),
+        resources=run_resources,
+        raise_on_error=False,
+        run_config=run_config,
     )

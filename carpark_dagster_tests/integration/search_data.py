@@ -15,7 +15,7 @@ from carpark_dagster.resources import ElasticsearchResource, PostgresResource
 INSERT_SESSIONS = """
 INSERT INTO carpark.parking_sessions
     (session_id, plate, location_id, entry_event_id, exit_event_id, entry_time, exit_time,
-     duration_seconds, charge_cents, tariff, updated_at, source)
+     duration_seconds, charge_cents, tariff, updated_at, source, status)
 SELECT 't-' || lpad(i::text, 7, '0'),
        'SBS' || (1000 + i %% 9000) || 'Z',
        'Park' || (i %% 6),
@@ -27,7 +27,8 @@ SELECT 't-' || lpad(i::text, 7, '0'),
        CASE WHEN is_open THEN NULL ELSE ceil(minutes / 30.0)::bigint * 60 END,
        'default',
        now(),
-       'test'
+       'test',
+       CASE WHEN is_open THEN 'open' ELSE 'closed' END
 FROM generate_series(%(first)s::int, %(last)s::int) AS i,
      LATERAL (SELECT timestamptz '2026-11-27 07:00+08' + i * interval '20 seconds' AS entry_time,
                      (i * 7) %% 300 AS minutes,

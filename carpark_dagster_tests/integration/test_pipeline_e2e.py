@@ -10,11 +10,13 @@ from carpark_dagster.resources import (
     ElasticsearchResource,
     PostgresResource,
 )
-from carpark_dagster_tests.integration.pipeline_runs import Window, pipeline_resources, run_pipeline
+from carpark_dagster_tests.integration.pipeline_runs import pipeline_resources, run_pipeline
 
-# Two hours of Singapore morning traffic, then the next five minutes.
-FIRST_RANGE = ("2026-11-27-07:00", "2026-11-27-08:55")
-NEXT_WINDOW = "2026-11-27-09:00"
+# Ticks start at 07:00: the first, at 09:00, processes two hours of Singapore morning traffic,
+# the next the five minutes after.
+FIRST_TICK = "2026-11-27T09:00+08:00"
+NEXT_TICK = "2026-11-27T09:05+08:00"
+FIRST_RANGE = ("2026-11-27T07:00+08:00", FIRST_TICK)
 
 INDEPENDENT_TOP_5 = """
 SELECT "LocationID", count(*), sum("Parking_Charges"), avg("Parking_Charges")
@@ -43,9 +45,9 @@ def _resources(postgres, search, tmp_path):
     return pipeline_resources(postgres, search, tmp_path, seed=42)
 
 
-def _tick(resources, window: Window) -> dg.ExecuteInProcessResult:
+def _tick(resources, at: str, replay=None) -> dg.ExecuteInProcessResult:
     """A run that must succeed with every asset check passing."""
-    result = run_pipeline(resources, window)
+    result = run_pipeline(resources, at, replay=replay)
     assert result.success
     failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
     assert failed == []
@@ -74,11 +76,11 @@ def _indexed_ids(search: ElasticsearchResource) -> list[str]:
 @pytest.mark.services
 def test_two_ticks_agree_across_postgres_search_and_earnings(postgres, search, tmp_path):
     resources = _resources(postgres, search, tmp_path)
-    _tick(resources, FIRST_RANGE)
+    _tick(resources, FIRST_TICK)
     after_first = _closed_ids(postgres)
     assert len(after_first) > 100
 
-    _tick(resources, NEXT_WINDOW)
+    _tick(resources, NEXT_TICK)
     pg_ids = _closed_ids(postgres)
     es_ids = _indexed_ids(search)
     assert len(pg_ids) > len(after_first)  # the second tick closed more sessions
@@ -107,14 +109,14 @@ def test_two_ticks_agree_across_postgres_search_and_earnings(postgres, search, t
 @pytest.mark.services
 def test_re_running_a_tick_changes_nothing(postgres, search, tmp_path):
     resources = _resources(postgres, search, tmp_path)
-    _tick(resources, FIRST_RANGE)
+    _tick(resources, FIRST_TICK)
     snapshot = """SELECT session_id, exit_time, charge_cents, updated_at
                   FROM carpark.parking_sessions ORDER BY session_id"""
     with postgres.connect() as conn:
         before = conn.execute(snapshot).fetchall()
         events_before = conn.execute("SELECT count(*) FROM carpark.gate_events").fetchone()
 
-    result = _tick(resources, FIRST_RANGE)
+    result = _tick(resources, NEXT_TICK, replay=FIRST_RANGE)
 
     with postgres.connect() as conn:
         assert conn.execute(snapshot).fetchall() == before
@@ -129,7 +131,7 @@ def test_re_running_a_tick_changes_nothing(postgres, search, tmp_path):
 
 @pytest.mark.services
 def test_the_lab_view_reports_dollars(postgres, search, tmp_path):
-    _tick(_resources(postgres, search, tmp_path), FIRST_RANGE)
+    _tick(_resources(postgres, search, tmp_path), FIRST_TICK)
     with postgres.connect() as conn:
         row = conn.execute(
             """SELECT s.charge_cents, c."Parking_Charges"

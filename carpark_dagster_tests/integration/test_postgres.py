@@ -14,7 +14,14 @@ import pandas as pd
 import psycopg
 import pytest
 
-from carpark_dagster.domain.sessions import EPOCH_WATERMARK, PRICED_COLUMNS, price_sessions
+from carpark_dagster.domain.ledger import StateQuery
+from carpark_dagster.domain.sessions import (
+    CLOSED,
+    EPOCH_WATERMARK,
+    OPEN,
+    PRICED_COLUMNS,
+    price_sessions,
+)
 from carpark_dagster.domain.tariff import DEFAULT_TARIFF
 from carpark_dagster.domain.ticks import TickBatch
 from carpark_dagster.resources import PostgresResource
@@ -46,11 +53,14 @@ def tick_of(sessions: list[tuple], events: list[tuple] = ()) -> TickBatch:
                 "exit_event_id": None if exit_ is None else f"{sid}-out",
                 "entry_time": T0 + timedelta(minutes=entry),
                 "exit_time": None if exit_ is None else T0 + timedelta(minutes=exit_),
+                "status": OPEN if exit_ is None else CLOSED,
+                "ended_at": None,
+                "ended_by_event_id": None,
             }
             for sid, entry, exit_ in sessions
         ]
     )
-    for c in ("entry_time", "exit_time"):
+    for c in ("entry_time", "exit_time", "ended_at"):
         frame[c] = pd.to_datetime(frame[c], utc=True)
     event_frame = pd.DataFrame(list(events), columns=EVENT_COLUMNS)
     event_frame["event_time"] = pd.to_datetime(event_frame["event_time"], utc=True)
@@ -299,8 +309,16 @@ def test_sessions_wrongly_taken_for_new_are_merged_not_duplicated(postgres):
 def state_of(postgres, plates: list[str], horizon_minute: int) -> list[tuple]:
     """(session id, exit minute or None) of the stored sessions a batch touching `plates`
     may still change, when late events may go back to `horizon_minute`."""
-    touched = pd.DataFrame({"location_id": "Park0", "plate": plates})
-    state = postgres.session_state(touched, horizon=T0 + timedelta(minutes=horizon_minute))
+    horizon = pd.Timestamp(T0 + timedelta(minutes=horizon_minute))
+    state = postgres.session_state(
+        StateQuery(
+            locations=["Park0"] * len(plates),
+            plates=plates,
+            pending_before=horizon,
+            ended_since=horizon,
+            expired_before={"Park0": pd.Timestamp(T0 - timedelta(days=30))},
+        )
+    )
     return sorted(
         (row.session_id, None if pd.isna(row.exit_time) else (row.exit_time - T0) // MINUTE)
         for row in state.sessions.itertuples()

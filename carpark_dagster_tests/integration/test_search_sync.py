@@ -243,7 +243,8 @@ def test_a_session_re_opened_in_postgres_is_deleted_from_the_index(postgres, sea
     # A late exit moved this session's exit to another stay: it is open again.
     touch(
         postgres,
-        "exit_event_id = NULL, exit_time = NULL, duration_seconds = NULL, charge_cents = NULL",
+        "exit_event_id = NULL, exit_time = NULL, duration_seconds = NULL, charge_cents = NULL, "
+        "status = 'open'",
         session_id(13),
     )
 
@@ -369,10 +370,10 @@ def test_three_ticks_with_the_engine_away_then_one_catches_up(postgres, search, 
         max_retries=0,
     )
     # Two hours of traffic in the first tick, then five-minute windows.
-    ticks = [("2026-11-27-07:00", "2026-11-27-08:55"), "2026-11-27-09:00", "2026-11-27-09:05"]
+    ticks = ["2026-11-27T09:00+08:00", "2026-11-27T09:05+08:00", "2026-11-27T09:10+08:00"]
     closed_after_each = []
-    for window in ticks:
-        result = run_pipeline(pipeline_resources(postgres, away, tmp_path, seed=7), window)
+    for at in ticks:
+        result = run_pipeline(pipeline_resources(postgres, away, tmp_path, seed=7), at)
         assert not result.success
         # PostgreSQL took the tick all the same: carpark_table is an earlier asset.
         assert result.asset_materializations_for_node("carpark_table")
@@ -385,7 +386,7 @@ def test_three_ticks_with_the_engine_away_then_one_catches_up(postgres, search, 
     assert stored_watermark(postgres) is None  # nothing was acknowledged
 
     result = run_pipeline(
-        pipeline_resources(postgres, search, tmp_path, seed=7), "2026-11-27-09:10"
+        pipeline_resources(postgres, search, tmp_path, seed=7), "2026-11-27T09:15+08:00"
     )
 
     assert result.success

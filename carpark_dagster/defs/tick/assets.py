@@ -1,27 +1,41 @@
 """The lineage graph: raw_car_events -> closed_sessions -> carpark_table -> es_index
--> location_earnings. Assets stay thin: the domain decides, the resources do the I/O."""
+-> location_earnings. Assets stay thin: the domain decides, the resources do the I/O.
+
+One run processes every five-minute window that is due (or a replayed range), in order, each
+judged as of its own end (docs/time-model.md). No partitions: "Materialize all" in the UI,
+`dagster asset materialize --select '*'` and the schedule all do the same."""
 
 import time
 from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
-from carpark_dagster.defs.tick.partitions import five_minute_windows
 from carpark_dagster.domain.earnings import top_average_charges, totals_differences
 from carpark_dagster.domain.sessions import format_watermark
-from carpark_dagster.domain.ticks import TickBatch, build_tick, charges_off_tariff
+from carpark_dagster.domain.ticks import TickBatch, charges_off_tariff
+from carpark_dagster.domain.windows import parse_moment
 from carpark_dagster.lib.search_sync import (
     SYNC_CONSUMER,
     SyncInterrupted,
     SyncOutcome,
     sync_changed_sessions,
 )
+from carpark_dagster.lib.ticks import (
+    SIMULATOR_SOURCE,
+    WindowEvents,
+    close_windows,
+    plan_tick,
+    simulate_windows,
+    store_batches,
+)
 from carpark_dagster.resources import (
     CarparkConfigResource,
     ElasticsearchResource,
     GateSimulatorResource,
     PostgresResource,
+    TickClockResource,
 )
 from carpark_dagster.resources.engines import EngineError, redact
 
@@ -31,35 +45,64 @@ OWNERS = ["team:carpark-platform"]
 CHARGES_FOLLOW_TARIFF = "charges_follow_tariff"
 SEARCH_MATCHES_POSTGRES = "search_matches_postgres"
 
-_window_asset = dict(
-    partitions_def=five_minute_windows,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="window_io_manager",
-    group_name=GROUP,
-    owners=OWNERS,
-)
+_tick_asset = dict(group_name=GROUP, owners=OWNERS)
 
 
-@dg.asset(kinds={"python"}, **_window_asset)
+class TickConfig(dg.Config):
+    """Leave both empty for a normal tick (what is due); set both to replay a range."""
+
+    replay_from: str | None = Field(
+        default=None,
+        description="Re-process the windows from this time (ISO; without an offset, carpark "
+        "time), already processed, up to replay_to. Idempotent: changes nothing that is right.",
+    )
+    replay_to: str | None = Field(default=None, description="End of the replayed range.")
+
+
+@dg.asset(kinds={"python"}, **_tick_asset)
 def raw_car_events(
     context: dg.AssetExecutionContext,
+    config: TickConfig,
     gate_simulator: GateSimulatorResource,
     carpark_config: CarparkConfigResource,
-) -> dg.Output[pd.DataFrame]:
-    """Gate events (entries and exits) delivered in the window, from the simulated gates."""
-    window = context.partition_time_window
+    postgres: PostgresResource,
+    tick_clock: TickClockResource,
+) -> dg.Output[WindowEvents]:
+    """Gate events (entries and exits) of every five-minute window due since the last tick,
+    window by window, from the simulated gates."""
+    replay = None
+    if config.replay_from or config.replay_to:
+        if not (config.replay_from and config.replay_to):
+            raise dg.Failure("a replay needs both replay_from and replay_to")
+        replay = (
+            parse_moment(config.replay_from, "replay_from"),
+            parse_moment(config.replay_to, "replay_to"),
+        )
     started = time.perf_counter()
-    events = gate_simulator.events_between(carpark_config.load(), window.start, window.end)
-    context.log.info("simulated %d events in %.2fs", len(events), time.perf_counter() - started)
-    by_type = events["event_type"].value_counts()
-    return dg.Output(
+    plan = plan_tick(postgres, tick_clock, replay)
+    windows = simulate_windows(gate_simulator, carpark_config.load(), plan)
+    events = sum(len(e) for _, e in windows)
+    context.log.info(
+        "%s %d windows (%s to %s): %d events simulated in %.2fs",
+        "replaying" if plan.replay else "processing",
+        len(windows),
+        plan.caught_up_from.isoformat() if plan.caught_up_from else "-",
+        plan.caught_up_to.isoformat(),
         events,
+        time.perf_counter() - started,
+    )
+    entries = sum(int((e["event_type"] == "entry").sum()) for _, e in windows)
+    return dg.Output(
+        windows,
         metadata={
-            "window_start": window.start.isoformat(),
-            "window_end": window.end.isoformat(),
-            "events": len(events),
-            "entries": int(by_type.get("entry", 0)),
-            "exits": int(by_type.get("exit", 0)),
+            "windows": len(windows),
+            "replay": plan.replay,
+            "from": plan.caught_up_from.isoformat() if plan.caught_up_from else "nothing due",
+            "to": plan.caught_up_to.isoformat(),
+            "processed_until_before": plan.progress.processed_until.isoformat(),
+            "events": events,
+            "entries": entries,
+            "exits": events - entries,
         },
     )
 
@@ -74,53 +117,50 @@ def raw_car_events(
             blocking=True,
         )
     ],
-    **_window_asset,
+    **_tick_asset,
 )
 def closed_sessions(
     context: dg.AssetExecutionContext,
-    raw_car_events: pd.DataFrame,
+    raw_car_events: WindowEvents,
     postgres: PostgresResource,
     carpark_config: CarparkConfigResource,
 ):
-    """Entries paired with exits into sessions priced by each location's tariff. Open
-    sessions and exits still waiting for their entry carry over in PostgreSQL."""
+    """Entries paired with exits into sessions priced by each location's tariff, window by
+    window. Open sessions and exits still waiting for their entry carry over in PostgreSQL;
+    a session whose exit was never read ends as `exit_not_recorded`."""
     started = time.perf_counter()
     config = carpark_config.load()
     postgres.record_locations(config)
-    as_of = pd.Timestamp(context.partition_time_window.end)
-    tick = build_tick(
-        raw_car_events,
-        already_seen=postgres.known_event_ids(raw_car_events["event_id"].tolist()),
-        state=postgres.session_state(raw_car_events, horizon=as_of - config.lateness),
-        config=config,
-        as_of=as_of,
+    ticks = close_windows(postgres, config, raw_car_events)
+    closed = pd.concat([t.closed for t in ticks]) if ticks else pd.DataFrame()
+    mismatches = charges_off_tariff(closed, config) if len(closed) else []
+    anomalies = pd.concat([t.anomalies for t in ticks]) if ticks else pd.DataFrame()
+    figures = {
+        "closed_sessions": len(closed),
+        "opened_sessions": sum(len(t.opened) for t in ticks),
+        "ended_exit_not_recorded": sum(len(t.ended_without_exit) for t in ticks),
+        "events_waiting": len(ticks[-1].pending) if ticks else 0,
+        "anomalies": len(anomalies),
+        "duplicate_events": sum(t.duplicate_events for t in ticks),
+        "already_seen_events": sum(t.already_seen_events for t in ticks),
+        "revenue_cents": int(closed["charge_cents"].sum()) if len(closed) else 0,
+    }
+    context.log.info("%d windows in %.2fs: %s", len(ticks), time.perf_counter() - started, figures)
+    reasons = (
+        anomalies["reason"].str.replace(r" \(.*\)$", "", regex=True).value_counts()
+        if len(anomalies)
+        else pd.Series(dtype=int)
     )
-    closed = tick.closed
-    mismatches = charges_off_tariff(closed, config)
-    context.log.info(
-        "closed %d sessions, opened %d, %d events waiting, %d anomalies in %.2fs",
-        len(closed),
-        len(tick.opened),
-        len(tick.pending),
-        len(tick.anomalies),
-        time.perf_counter() - started,
-    )
-    reasons = tick.anomalies["reason"].str.replace(r" \(.*\)$", "", regex=True).value_counts()
     yield dg.Output(
-        tick,
+        ticks,
         metadata={
-            "closed_sessions": len(closed),
-            "opened_sessions": len(tick.opened),
-            "events_waiting": len(tick.pending),
-            "anomalies": len(tick.anomalies),
+            **figures,
+            "windows": len(ticks),
             "anomalies_by_reason": dg.MetadataValue.md(
                 reasons.rename_axis("reason").reset_index().to_markdown(index=False)
                 if len(reasons)
                 else "none"
             ),
-            "duplicate_events": tick.duplicate_events,
-            "already_seen_events": tick.already_seen_events,
-            "revenue_cents": int(closed["charge_cents"].sum()),
         },
     )
     yield dg.AssetCheckResult(
@@ -131,20 +171,33 @@ def closed_sessions(
     )
 
 
-@dg.asset(kinds={"postgres"}, **_window_asset)
+@dg.asset(kinds={"postgres"}, **_tick_asset)
 def carpark_table(
-    context: dg.AssetExecutionContext, closed_sessions: TickBatch, postgres: PostgresResource
+    context: dg.AssetExecutionContext,
+    config: TickConfig,
+    closed_sessions: list[TickBatch],
+    postgres: PostgresResource,
 ) -> dg.MaterializeResult:
     """Sessions, events and quarantined anomalies in PostgreSQL (`carpark.parking_sessions`,
-    and the lab's view `public."CarPark"`), written in one transaction."""
+    and the lab's view `public."CarPark"`), one transaction per window, in order; each window
+    counts as processed in its own transaction."""
     started = time.perf_counter()
-    counts = postgres.record_tick(closed_sessions, source="simulator")
-    context.log.info("stored tick in %.2fs: %s", time.perf_counter() - started, counts)
+    replay = bool(config.replay_from)
+    counts = store_batches(postgres, closed_sessions, source=SIMULATOR_SOURCE, replay=replay)
+    progress = postgres.tick_progress()
+    context.log.info(
+        "stored %d windows in %.2fs; processed until %s",
+        len(counts),
+        time.perf_counter() - started,
+        progress.processed_until.isoformat() if progress else "-",
+    )
     return dg.MaterializeResult(
         metadata={
-            "events_stored": counts.events_stored,
-            "sessions_written": counts.sessions_written,
-            "anomalies_quarantined": counts.anomalies_quarantined,
+            "windows": len(counts),
+            "events_stored": sum(c.events_stored for c in counts),
+            "sessions_written": sum(c.sessions_written for c in counts),
+            "anomalies_quarantined": sum(c.anomalies_quarantined for c in counts),
+            "processed_until": progress.processed_until.isoformat() if progress else "-",
             "postgres": postgres.describe(),
         }
     )

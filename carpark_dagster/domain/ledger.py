@@ -1,0 +1,108 @@
+"""The stored session state as a run of several windows sees it, window after window.
+
+A tick reads from PostgreSQL what its window may change (`StateQuery`): the events still
+waiting, the sessions of the window's plates that are open or ended within the lateness window,
+and the open sessions past their location's max stay. A run that processes several windows
+reads once, for all of them (a superset of each window's read), and keeps that copy up to date
+with each window's batch: `StateLedger.state_for` then selects exactly what PostgreSQL would
+return to that window's own query after the windows before it were stored. The selection here
+and the SQL in `resources/postgres.py` state the same rule; the tests hold them to it (a range
+in one run gives the rows of one run per window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from carpark_dagster.domain.sessions import (
+    OPEN,
+    PENDING_COLUMNS,
+    SESSION_COLUMNS,
+    SessionState,
+)
+
+
+@dataclass(frozen=True)
+class StateQuery:
+    """What a window reads: the plates `(locations[i], plates[i])` it has events of; waiting
+    events of those plates or from before `pending_before`; sessions of those plates (and of
+    the waiting events' plates) that are open or ended at or after `ended_since`; and open
+    sessions, at any plate, that entered before their location's `expired_before`."""
+
+    locations: list[str]
+    plates: list[str]
+    pending_before: pd.Timestamp
+    ended_since: pd.Timestamp
+    expired_before: Mapping[str, pd.Timestamp]
+
+
+class StateLedger:
+    """A read of the stored state, kept up to date with the batches a run stores."""
+
+    def __init__(self, state: SessionState, known_event_ids: Iterable[str]):
+        self._sessions = state.sessions[SESSION_COLUMNS].set_index("session_id", drop=False)
+        self._pending = state.pending[PENDING_COLUMNS].set_index("event_id", drop=False)
+        self._known = set(known_event_ids)
+
+    @property
+    def sessions(self) -> pd.DataFrame:
+        """Every session the ledger holds (SESSION_COLUMNS)."""
+        return self._sessions.reset_index(drop=True)
+
+    @property
+    def pending(self) -> pd.DataFrame:
+        """Every waiting event the ledger holds (PENDING_COLUMNS)."""
+        return self._pending.reset_index(drop=True)
+
+    def known(self, event_ids: Iterable[str]) -> set[str]:
+        return self._known.intersection(event_ids)
+
+    def state_for(self, query: StateQuery) -> SessionState:
+        """What PostgreSQL would return to `query` now."""
+        keys = pd.MultiIndex.from_arrays([query.locations, query.plates])
+        pending = self._pending
+        pending = pending[
+            _keys_of(pending).isin(keys) | (pending["event_time"] < query.pending_before)
+        ]
+        keys = keys.union(_keys_of(pending))
+        sessions = self._sessions
+        is_open = sessions["status"] == OPEN
+        ended = sessions["exit_time"].fillna(sessions["ended_at"])
+        of_plates = _keys_of(sessions).isin(keys) & (is_open | (ended >= query.ended_since))
+        limits = sessions["location_id"].map(query.expired_before)
+        expiring = is_open & (sessions["entry_time"] < limits)
+        return SessionState(
+            sessions=sessions[of_plates | expiring].reset_index(drop=True),
+            pending=pending.reset_index(drop=True),
+        )
+
+    def apply(
+        self,
+        sessions: pd.DataFrame,
+        pending: pd.DataFrame,
+        released_pending_ids: list[str],
+        events: pd.DataFrame,
+    ) -> None:
+        """What storing a batch does: its sessions replace or join the stored ones, its
+        waiting events replace those it read, its new events are known from now on."""
+        if len(sessions):
+            rows = sessions[SESSION_COLUMNS].set_index("session_id", drop=False)
+            kept = self._sessions[~self._sessions.index.isin(rows.index)]
+            self._sessions = _concat(kept, rows)
+        kept = self._pending[~self._pending.index.isin(released_pending_ids)]
+        self._pending = _concat(kept, pending[PENDING_COLUMNS].set_index("event_id", drop=False))
+        self._known.update(events["event_id"])
+
+
+def _keys_of(frame: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([frame["location_id"], frame["plate"]])
+
+
+def _concat(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    frames = [f for f in (first, second) if len(f)]
+    if not frames:
+        return first
+    return pd.concat(frames) if len(frames) > 1 else frames[0]

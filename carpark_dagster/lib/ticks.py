@@ -1,0 +1,104 @@
+"""A tick: which windows are due, their events, their sessions, and storing them in order.
+
+The assets `raw_car_events`, `closed_sessions` and `carpark_table` are these steps, one each;
+`carpark replay` runs the same steps for a range. The time model is in docs/time-model.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from carpark_dagster.domain.config import CarparkConfig
+from carpark_dagster.domain.ticks import TickBatch, process_windows
+from carpark_dagster.domain.windows import (
+    Window,
+    WindowError,
+    due_windows,
+    floor_window,
+    windows_between,
+)
+from carpark_dagster.resources.clock import TickClockResource
+from carpark_dagster.resources.postgres import PostgresResource, TickCounts, TickProgress
+from carpark_dagster.resources.simulator import GateSimulatorResource
+
+SIMULATOR_SOURCE = "simulator"
+
+# The events of each window, in order.
+WindowEvents = list[tuple[Window, pd.DataFrame]]
+
+
+@dataclass(frozen=True)
+class TickPlan:
+    """The windows a run processes: what is due since the last tick, or a replayed range."""
+
+    windows: list[Window]
+    progress: TickProgress  # before this run
+    replay: bool = False
+
+    @property
+    def caught_up_from(self) -> datetime | None:
+        return self.windows[0].start if self.windows else None
+
+    @property
+    def caught_up_to(self) -> datetime:
+        return self.windows[-1].end if self.windows else self.progress.processed_until
+
+
+def plan_tick(
+    postgres: PostgresResource,
+    clock: TickClockResource,
+    replay: tuple[datetime, datetime] | None = None,
+) -> TickPlan:
+    """The due windows (at most the clock's `max_windows_per_run`), or the range `replay`,
+    which must lie within what has been processed: replaying changes nothing that is right."""
+    now = clock.current_time()
+    progress = postgres.start_ticks(floor_window(clock.start_for(now)))
+    if replay is None:
+        windows = due_windows(progress.processed_until, now, clock.max_windows_per_run)
+        return TickPlan(windows=windows, progress=progress)
+    start, end = replay
+    if not progress.start_at <= start < end <= progress.processed_until:
+        raise WindowError(
+            f"replay {start.isoformat()} to {end.isoformat()}: only windows already processed "
+            f"can be replayed ({progress.start_at.isoformat()} to "
+            f"{progress.processed_until.isoformat()}); the schedule processes later ones"
+        )
+    return TickPlan(windows=windows_between(start, end), progress=progress, replay=True)
+
+
+def simulate_windows(
+    simulator: GateSimulatorResource, config: CarparkConfig, plan: TickPlan
+) -> WindowEvents:
+    """Each window's events from the simulated gates, which start empty at `start_at`."""
+    return [
+        (
+            window,
+            simulator.events_between(config, window.start, window.end, plan.progress.start_at),
+        )
+        for window in plan.windows
+    ]
+
+
+def close_windows(
+    postgres: PostgresResource, config: CarparkConfig, windows: WindowEvents
+) -> list[TickBatch]:
+    """Each window's tick batch, as ticks at each window's end would have made them."""
+    return process_windows(windows, config, postgres.session_state, postgres.known_event_ids)
+
+
+def store_batches(
+    postgres: PostgresResource, batches: list[TickBatch], source: str, replay: bool = False
+) -> list[TickCounts]:
+    """Each batch in its own transaction, in order; a live window counts as processed in the
+    same transaction, so a run that stops half-way leaves no gap and no double."""
+    return [
+        postgres.record_tick(
+            batch,
+            source=source,
+            processed_until=None if replay or batch.window is None else batch.window.end,
+        )
+        for batch in batches
+    ]
