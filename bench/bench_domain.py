@@ -42,7 +42,7 @@ def main() -> None:
     def simulate():
         from carpark_dagster.domain import simulator
 
-        simulator._day_plan.cache_clear()
+        simulator.plan_day.cache_clear()
         return simulate_window(config, START, START + timedelta(days=1))
 
     seconds, events = best_of(3, simulate)

@@ -39,7 +39,7 @@ from carpark_dagster.lib.ticks import (
 )
 from carpark_dagster.resources.engines import EngineError
 from carpark_dagster.resources.migrations import DestructiveMigration
-from carpark_dagster.resources.postgres import LockTimeout, PostgresUnavailable
+from carpark_dagster.resources.postgres import LockTimeout, PostgresUnavailable, StaleTick
 from carpark_dagster.settings import build_resources
 
 EXIT_OK = 0
@@ -55,6 +55,7 @@ FAILED: tuple[type[Exception], ...] = (
     RebuildFailed,
     LockTimeout,
     DestructiveMigration,
+    StaleTick,
 )
 
 log = logging.getLogger("carpark")
@@ -98,10 +99,10 @@ def replay(args: argparse.Namespace) -> int:
     with postgres.writer_lock("carpark replay"):
         plan = plan_tick(postgres, resources["tick_clock"], replay=span)
         started = time.perf_counter()
-        batches = close_windows(
+        run = close_windows(
             postgres, config, simulate_windows(resources["gate_simulator"], config, plan)
         )
-        counts = store_batches(postgres, batches, source=SIMULATOR_SOURCE, replay=True)
+        counts = store_batches(postgres, run, source=SIMULATOR_SOURCE)
     seconds = time.perf_counter() - started
     print(
         f"replayed {len(plan.windows)} windows, {plan.windows[0]} to {plan.windows[-1]} "

@@ -22,7 +22,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -163,7 +163,8 @@ def close_sessions(
 ) -> SessionBatch:
     """Apply `events` (de-duplicated, new) to `state`, as seen at time `as_of`.
 
-    `max_stay` is one limit for every location or one per location id."""
+    `max_stay` is one limit for every location or one per location id. (Inside, times are
+    integer nanoseconds since the epoch: the loop visits every item of the touched plates.)"""
     as_of = pd.Timestamp(as_of)
     horizon = as_of - lateness
     anomalies: list[dict] = []
@@ -174,19 +175,24 @@ def close_sessions(
         anomalies.extend(anomaly(e, reason) for e in events[mask].itertuples(index=False))
     events = events[~(too_late | in_future)]
 
-    stored = {row.session_id: row._asdict() for row in state.sessions.itertuples(index=False)}
+    as_of_ns, horizon_ns = as_of.value, horizon.value
+    limits = (
+        {None: _ns(max_stay)}
+        if isinstance(max_stay, timedelta)
+        else {loc: _ns(stay) for loc, stay in max_stay.items()}
+    )
     result: dict[str, dict] = {}
     pending: list[dict] = []
     waiting: list = []
     parked: dict | None = None  # the open session of the current plate
     key = None
-    limit = DEFAULT_MAX_STAY
-    for item in _timeline(state, events).itertuples(index=False):
+    limit = 0
+    for item in _timeline(state, events):
         if (item.location_id, item.plate) != key:
-            _settle(waiting, parked, horizon, anomalies, pending)
-            _expire(parked, as_of, limit, result)
+            _settle(waiting, parked, horizon_ns, anomalies, pending)
+            _expire(parked, as_of_ns, limit, result)
             key, waiting, parked = (item.location_id, item.plate), [], None
-            limit = max_stay if isinstance(max_stay, timedelta) else max_stay[item.location_id]
+            limit = limits[None] if None in limits else limits[item.location_id]
         if parked is not None and item.event_time > parked["entry_time"] + limit:
             # Everything that happens later at this plate happens after the stay expired.
             _end(parked, parked["entry_time"] + limit, None, result)
@@ -211,14 +217,14 @@ def close_sessions(
             if parked is not None:  # the car left without its exit being read
                 _end(parked, item.event_time, item.event_id, result)
             parked = _park(item, result)
-    _settle(waiting, parked, horizon, anomalies, pending)
-    _expire(parked, as_of, limit, result)
+    _settle(waiting, parked, horizon_ns, anomalies, pending)
+    _expire(parked, as_of_ns, limit, result)
 
-    changed = [s for sid, s in result.items() if _differs(s, stored.get(sid))]
-    sessions = pd.DataFrame(changed, columns=SESSION_COLUMNS)
+    stored = _stored_outcomes(state.sessions)
+    changed = [s for sid, s in result.items() if _outcome(s) != stored.get(sid)]
     return SessionBatch(
-        sessions=_with_times(sessions, *_TIME_COLUMNS).reset_index(drop=True),
-        pending=_with_times(pd.DataFrame(pending, columns=PENDING_COLUMNS), "event_time"),
+        sessions=_frame_of(changed, SESSION_COLUMNS, _TIME_COLUMNS),
+        pending=_frame_of(pending, PENDING_COLUMNS, ("event_time",)),
         anomalies=pd.DataFrame(anomalies, columns=ANOMALY_COLUMNS),
     )
 
@@ -227,9 +233,20 @@ def close_sessions(
 _END = "end"
 _ORDER = {ENTRY: 0, EXIT: 1, _END: 2}
 _ITEM_COLUMNS = [*EVENT_COLUMNS, "session_id", "recorded_id"]
+_NAT = np.iinfo(np.int64).min
 
 
-def _timeline(state: SessionState, events: pd.DataFrame) -> pd.DataFrame:
+class _Item(NamedTuple):
+    event_id: str
+    plate: str
+    location_id: str
+    event_type: str
+    event_time: int  # ns since the epoch
+    session_id: str | None
+    recorded_id: str | None
+
+
+def _timeline(state: SessionState, events: pd.DataFrame) -> Iterator[_Item]:
     """Every item of the touched plates, per plate in time order (on ties: entries, then
     exits, then stored ends)."""
     sessions = state.sessions
@@ -279,16 +296,25 @@ def _timeline(state: SessionState, events: pd.DataFrame) -> pd.DataFrame:
         if len(f)
     ]
     if not frames:
-        return pd.DataFrame(columns=_ITEM_COLUMNS)
+        return iter(())
     timeline = pd.concat(frames, ignore_index=True)
     timeline["_order"] = timeline["event_type"].map(_ORDER).to_numpy()
+    timeline["event_time"] = _epoch_ns(timeline["event_time"])
     timeline = timeline.sort_values(
         ["location_id", "plate", "event_time", "_order", "event_id"], kind="stable"
     )
-    return timeline[_ITEM_COLUMNS]
+    # Plain Python values: iterating pandas columns one value at a time is several times
+    # slower (Arrow-backed strings, Timestamps).
+    columns = [
+        timeline[c].to_numpy(dtype=object, na_value=None)
+        if c != "event_time"
+        else timeline[c].to_numpy().tolist()
+        for c in _ITEM_COLUMNS
+    ]
+    return map(_Item._make, zip(*columns, strict=True))
 
 
-def _park(item, result: dict[str, dict]) -> dict:
+def _park(item: _Item, result: dict[str, dict]) -> dict:
     session = {
         "session_id": item.session_id or session_id_for(item.event_id),
         "plate": item.plate,
@@ -296,51 +322,75 @@ def _park(item, result: dict[str, dict]) -> dict:
         "entry_event_id": item.event_id,
         "exit_event_id": None,
         "entry_time": item.event_time,
-        "exit_time": pd.NaT,
+        "exit_time": None,
         "status": OPEN,
-        "ended_at": pd.NaT,
+        "ended_at": None,
         "ended_by_event_id": None,
     }
     result[session["session_id"]] = session
     return session
 
 
-def _end(session: dict, at, by: str | None, result: dict[str, dict]) -> None:
-    """The session ends with its exit not recorded, at `at`, decided by event `by` (None: it
-    stayed longer than the location's max stay)."""
+def _end(session: dict, at: int, by: str | None, result: dict[str, dict]) -> None:
+    """The session ends with its exit not recorded, at `at` (ns), decided by event `by`
+    (None: it stayed longer than the location's max stay)."""
     result[session["session_id"]] = {
         **session,
         "exit_event_id": None,
-        "exit_time": pd.NaT,
+        "exit_time": None,
         "status": EXIT_NOT_RECORDED,
         "ended_at": at,
         "ended_by_event_id": by,
     }
 
 
-def _expire(parked: dict | None, as_of: pd.Timestamp, limit: timedelta, result) -> None:
-    if parked is not None and as_of - parked["entry_time"] > limit:
-        _end(parked, parked["entry_time"] + limit, None, result)
+def _expire(parked: dict | None, as_of_ns: int, limit_ns: int, result) -> None:
+    if parked is not None and as_of_ns - parked["entry_time"] > limit_ns:
+        _end(parked, parked["entry_time"] + limit_ns, None, result)
 
 
-def _differs(session: dict, stored: dict | None) -> bool:
-    if stored is None:
-        return True
-    return _outcome(session) != _outcome(stored)
+_OUTCOME = ("status", "exit_event_id", "exit_time", "ended_at", "ended_by_event_id")
 
 
 def _outcome(session: dict) -> tuple:
     """What a replay may change about a session: how (and when, and by what) it ended."""
-    return tuple(
-        None if pd.isna(session[c]) else session[c]
-        for c in ("status", "exit_event_id", "exit_time", "ended_at", "ended_by_event_id")
-    )
+    return tuple(session[c] for c in _OUTCOME)
 
 
-def _settle(waiting: list, parked: dict | None, horizon, anomalies: list, pending: list) -> None:
+def _stored_outcomes(sessions: pd.DataFrame) -> dict[str, tuple]:
+    """`_outcome` of every stored session, by id (times as ns, missing values None)."""
+    columns = []
+    for c in _OUTCOME:
+        if c in _TIME_COLUMNS:
+            values = _epoch_ns(sessions[c])
+            columns.append([None if v == _NAT else v for v in values.tolist()])
+        else:
+            columns.append(sessions[c].to_numpy(dtype=object, na_value=None).tolist())
+    ids = sessions["session_id"].to_numpy(dtype=object, na_value=None).tolist()
+    return dict(zip(ids, zip(*columns, strict=True), strict=True))
+
+
+def _frame_of(rows: list[dict], columns: list[str], times: tuple[str, ...]) -> pd.DataFrame:
+    """Rows whose `times` are ns since the epoch (or None) as a frame of UTC times."""
+    frame = pd.DataFrame(rows, columns=columns)
+    for c in times:
+        # From the rows, not the frame: a column of ints and None would become floats there,
+        # which cannot hold nanoseconds exactly.
+        ns = np.array([_NAT if r[c] is None else r[c] for r in rows], dtype=np.int64)
+        frame[c] = pd.to_datetime(ns.view("datetime64[ns]"), utc=True)
+    return frame
+
+
+def _ns(delta: timedelta) -> int:
+    return int(pd.Timedelta(delta).value)
+
+
+def _settle(
+    waiting: list[_Item], parked: dict | None, horizon_ns: int, anomalies: list, pending: list
+) -> None:
     """Exits still unpaired: past the lateness window they are anomalies, else they wait."""
     for item in waiting:
-        if item.event_time >= horizon:
+        if item.event_time >= horizon_ns:
             pending.append({c: getattr(item, c) for c in PENDING_COLUMNS})
         elif parked is not None and parked["entry_time"] > item.event_time:
             anomalies.append(anomaly(item, f"{EXIT_BEFORE_ENTRY} ({parked['session_id']})"))
@@ -402,11 +452,15 @@ def _with_times(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 
 def anomaly(event, reason: str) -> dict:
+    """An event set aside, with why; its time a Timestamp or ns since the epoch."""
+    moment = event.event_time
+    if isinstance(moment, int | np.integer):
+        moment = pd.Timestamp(int(moment), tz="UTC")
     record = {
         "event_id": event.event_id,
         "plate": event.plate,
         "location_id": event.location_id,
         "event_type": event.event_type,
-        "event_time": event.event_time.isoformat(),
+        "event_time": moment.isoformat(),
     }
     return {"event_id": event.event_id, "reason": reason, "record": record}

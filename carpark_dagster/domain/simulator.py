@@ -6,6 +6,11 @@ dirty data — and a window emits the events of those plans that are *delivered*
 Re-simulating a window therefore yields byte-identical events, which is what makes re-runs and
 backfills idempotent. Stays that cross midnight come from the previous days' plans.
 
+A plan keeps its deliveries sorted by time, so a window takes its events with a binary search:
+its cost follows its own events, not its days'. Planning a day happens once per location and
+day; `simulate_window` takes the plans from a `PlanSource`, which may keep them (the gate
+simulator resource stores them on disk, so every run after the first of a day only reads).
+
 Realism, per location:
 - occupancy never exceeds the capacity: arrivals that would overfill the carpark are turned
   away. Each day keeps a reserve of spaces for cars staying overnight from the two previous
@@ -22,7 +27,8 @@ Realism, per location:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -71,14 +77,20 @@ class SimulationConfig:
 
 
 def simulate_window(
-    config: SimulationConfig, start: datetime, end: datetime, since: datetime | None = None
+    config: SimulationConfig,
+    start: datetime,
+    end: datetime,
+    since: datetime | None = None,
+    plans: PlanSource | None = None,
 ) -> pd.DataFrame:
     """Gate events delivered in `[start, end)`, in delivery order.
 
     `event_time` is when the car passed the gate; a late event was delivered after it. With
     `since`, only cars that entered at or after it exist: the carpark starts empty then (a
     fresh install starts there, so it never sees exits of cars it did not see enter).
+    `plans` gives each location's plan of a day (default: planned here, kept in memory).
     """
+    plans = plans or plan_day
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("simulation windows must be timezone-aware")
     if since is not None and since.tzinfo is None:
@@ -94,7 +106,7 @@ def simulate_window(
     for offset in range((last_day - first_day).days + 1):
         day = first_day + timedelta(days=offset)
         for traffic in config.locations:
-            plan = _day_plan(
+            plan = plans(
                 config.seed, day, _scaled(traffic, config.volume_scale), config.dirty_share
             )
             frame = plan.delivered_between(start_ns, end_ns, since_ns)
@@ -128,59 +140,97 @@ def _no_events() -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class _DayPlan:
-    """One location's admitted sessions for one local day, with how each event is delivered."""
+class DayPlan:
+    """Every delivery of the events of one location's admitted sessions of one local day,
+    sorted by the time it is delivered, one array per column: a window's events are one slice
+    of each. Plain arrays, so it can be stored and read back."""
 
     prefix: str
     location_id: str
+    delivered_ns: np.ndarray  # ascending
     number: np.ndarray  # index of the session in the day's candidates: stable ids
-    plates: np.ndarray
-    entry_ns: np.ndarray
-    exit_ns: np.ndarray
-    entry_lost: np.ndarray  # the entry gate missed the car: only its exit is seen
-    exit_lost: np.ndarray  # the exit gate missed the car: only its entry is seen
-    entry_delay_ns: np.ndarray
-    exit_delay_ns: np.ndarray
-    duplicate_entry_ns: np.ndarray  # delay of a second delivery of the entry; -1: none
-    duplicate_exit_ns: np.ndarray
+    plate: np.ndarray
+    event_ns: np.ndarray  # when the car passed the gate
+    entry_ns: np.ndarray  # when the car entered (the same for its exit)
+    is_exit: np.ndarray  # an exit (else an entry)
 
     def delivered_between(
         self, start_ns: int, end_ns: int, since_ns: int | None = None
     ) -> pd.DataFrame:
-        parts = []
-        exists = self.entry_ns >= since_ns if since_ns is not None else True
-        for kind, times, delay, again in (
-            (ENTRY, self.entry_ns, self.entry_delay_ns, self.duplicate_entry_ns),
-            (EXIT, self.exit_ns, self.exit_delay_ns, self.duplicate_exit_ns),
-        ):
-            delivered = times + delay
-            sent = ~(self.entry_lost if kind == ENTRY else self.exit_lost) & exists
-            for when, mask in ((delivered, sent), (delivered + again, sent & (again >= 0))):
-                inside = mask & (when >= start_ns) & (when < end_ns)
-                if inside.any():
-                    parts.append(self._events(kind, np.flatnonzero(inside), times, when))
-        if not parts:
+        first, last = np.searchsorted(self.delivered_ns, [start_ns, end_ns], side="left")
+        part = {name: np.asarray(values[first:last]) for name, values in self.arrays().items()}
+        if since_ns is not None:
+            exists = part["entry_ns"] >= since_ns
+            part = {name: values[exists] for name, values in part.items()}
+        if not len(part["number"]):
             return pd.DataFrame(columns=[*EVENT_COLUMNS, "_delivered"])
-        return pd.concat(parts, ignore_index=True)
-
-    def _events(self, kind: str, rows: np.ndarray, times: np.ndarray, delivered: np.ndarray):
-        suffix = "-in" if kind == ENTRY else "-out"
-        numbers = np.strings.zfill(self.number[rows].astype("U7"), 7)
-        ids = np.strings.add(np.strings.add(self.prefix, numbers), suffix)
+        is_exit = part["is_exit"]
+        numbers = np.strings.zfill(part["number"].astype("U7"), 7)
+        ids = np.strings.add(np.strings.add(self.prefix, numbers), np.where(is_exit, "-out", "-in"))
         return pd.DataFrame(
             {
                 "event_id": ids.astype(object),
-                "plate": self.plates[rows].astype(object),
+                "plate": part["plate"].astype(object),
                 "location_id": self.location_id,
-                "event_type": kind,
-                "event_time": times[rows],
-                "_delivered": delivered[rows],
+                "event_type": np.where(is_exit, EXIT, ENTRY).astype(object),
+                "event_time": part["event_ns"],
+                "_delivered": part["delivered_ns"],
             }
         )
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The plan as named arrays (`from_arrays` reads them back)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("prefix", "location_id")
+        }
 
-@lru_cache(maxsize=512)
-def _day_plan(seed: int, day: date, traffic: LocationTraffic, dirty_share: float) -> _DayPlan:
+    @classmethod
+    def from_arrays(cls, prefix: str, location_id: str, arrays: dict[str, np.ndarray]):
+        return cls(prefix=prefix, location_id=location_id, **arrays)
+
+
+# Gives the plan of (seed, local day, location traffic, dirty share).
+PlanSource = Callable[[int, date, LocationTraffic, float], DayPlan]
+
+
+def plan_prefix(seed: int, day: date, location_id: str) -> str:
+    return f"sim{seed}-{location_id}-{day:%Y%m%d}-"
+
+
+def _deliveries(
+    entry_ns: np.ndarray,
+    exit_ns: np.ndarray,
+    sent: dict[str, np.ndarray],
+    delay: dict[str, np.ndarray],
+    again: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every delivery as (time, session row, is an exit): first ones, then repeats, entries
+    before exits, stably sorted by time."""
+    times, rows, exits = [], [], []
+    for kind, moments in ((ENTRY, entry_ns), (EXIT, exit_ns)):
+        delivered = moments + delay[kind]
+        for when, mask in (
+            (delivered, sent[kind]),
+            (delivered + again[kind], sent[kind] & (again[kind] >= 0)),
+        ):
+            picked = np.flatnonzero(mask)
+            times.append(when[picked])
+            rows.append(picked)
+            exits.append(np.full(len(picked), kind == EXIT))
+    times_all = np.concatenate(times)
+    order = np.argsort(times_all, kind="stable")
+    return times_all[order], np.concatenate(rows)[order], np.concatenate(exits)[order]
+
+
+@lru_cache(maxsize=64)
+def plan_day(seed: int, day: date, traffic: LocationTraffic, dirty_share: float) -> DayPlan:
+    """The plan of one location's day (kept in memory for the windows that follow)."""
+    return make_day_plan(seed, day, traffic, dirty_share)
+
+
+def make_day_plan(seed: int, day: date, traffic: LocationTraffic, dirty_share: float) -> DayPlan:
     rng = np.random.default_rng(_stable_seed(seed, day.isoformat(), traffic.location_id))
     weekend = day.weekday() >= 5
     n = int(rng.poisson(traffic.sessions_per_day * (0.7 if weekend else 1.0)))
@@ -210,19 +260,28 @@ def _day_plan(seed: int, day: date, traffic: LocationTraffic, dirty_share: float
     delay = rng.integers(5 * _MINUTE_NS, int(MAX_DELIVERY_DELAY.total_seconds()) * _NS, m)
     none = np.full(m, -1, dtype=np.int64)
     zero = np.zeros(m, dtype=np.int64)
-    return _DayPlan(
-        prefix=f"sim{seed}-{traffic.location_id}-{day:%Y%m%d}-",
+    delivered_ns, rows, is_exit = _deliveries(
+        entry_ns,
+        exit_ns,
+        sent={ENTRY: ~(kind < quarter), EXIT: ~((kind >= quarter) & (kind < 2 * quarter))},
+        delay={
+            ENTRY: np.where(late & on_entry, delay, zero),
+            EXIT: np.where(late & ~on_entry, delay, zero),
+        },
+        again={
+            ENTRY: np.where(duplicate & on_entry, again, none),
+            EXIT: np.where(duplicate & ~on_entry, again, none),
+        },
+    )
+    return DayPlan(
+        prefix=plan_prefix(seed, day, traffic.location_id),
         location_id=traffic.location_id,
-        number=number,
-        plates=plates,
-        entry_ns=entry_ns,
-        exit_ns=exit_ns,
-        entry_lost=kind < quarter,
-        exit_lost=(kind >= quarter) & (kind < 2 * quarter),
-        entry_delay_ns=np.where(late & on_entry, delay, zero),
-        exit_delay_ns=np.where(late & ~on_entry, delay, zero),
-        duplicate_entry_ns=np.where(duplicate & on_entry, again, none),
-        duplicate_exit_ns=np.where(duplicate & ~on_entry, again, none),
+        delivered_ns=delivered_ns,
+        number=number[rows],
+        plate=plates[rows],
+        event_ns=np.where(is_exit, exit_ns[rows], entry_ns[rows]),
+        entry_ns=entry_ns[rows],
+        is_exit=is_exit,
     )
 
 

@@ -151,13 +151,25 @@ def process_windows(
     would hold it after the windows before it (`StateLedger`)."""
     if not windows:
         return []
+    if len(windows) == 1:  # a live tick: its own read is exactly its state
+        [(window, events)] = windows
+        return [
+            build_tick(
+                events,
+                already_seen=known_event_ids(events["event_id"].unique().tolist()),
+                state=read_state(state_query(events, window, config)),
+                config=config,
+                as_of=pd.Timestamp(window.end),
+                window=window,
+            )
+        ]
     all_events = pd.concat([events for _, events in windows], ignore_index=True)
     ledger = StateLedger(
         read_state(range_state_query(windows, config)),
         known_event_ids(all_events["event_id"].unique().tolist()),
     )
     batches = []
-    for window, events in windows:
+    for number, (window, events) in enumerate(windows, start=1):
         batch = build_tick(
             events,
             already_seen=ledger.known(events["event_id"]),
@@ -166,7 +178,8 @@ def process_windows(
             as_of=pd.Timestamp(window.end),
             window=window,
         )
-        ledger.apply(batch.sessions, batch.pending, batch.released_pending_ids, batch.events)
+        if number < len(windows):
+            ledger.apply(batch.sessions, batch.pending, batch.released_pending_ids, batch.events)
         batches.append(batch)
     return batches
 
@@ -199,9 +212,11 @@ def _check_against_config(
 def charges_off_tariff(closed: pd.DataFrame, config: CarparkConfig) -> list[str]:
     """Sessions whose charge differs from the scalar reference of their location's tariff (the
     vectorised pricing checked, session by session, against the plain rule)."""
+    columns = ("session_id", "location_id", "entry_time", "exit_time", "charge_cents")
+    rows = zip(*(closed[c].to_numpy(dtype=object) for c in columns), strict=True)
+    tariffs = config.tariffs_by_location
     return [
-        row.session_id
-        for row in closed.itertuples(index=False)
-        if row.charge_cents
-        != config.tariff_for(row.location_id).charge_cents(row.entry_time, row.exit_time)
+        session_id
+        for session_id, location, entry, exit_, cents in rows
+        if cents != tariffs[location].charge_cents(entry, exit_)
     ]

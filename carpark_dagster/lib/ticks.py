@@ -21,7 +21,12 @@ from carpark_dagster.domain.windows import (
     windows_between,
 )
 from carpark_dagster.resources.clock import TickClockResource
-from carpark_dagster.resources.postgres import PostgresResource, TickCounts, TickProgress
+from carpark_dagster.resources.postgres import (
+    PostgresResource,
+    ProgressStep,
+    TickCounts,
+    TickProgress,
+)
 from carpark_dagster.resources.simulator import GateSimulatorResource
 
 SIMULATOR_SOURCE = "simulator"
@@ -47,6 +52,22 @@ class TickPlan:
         return self.windows[-1].end if self.windows else self.progress.processed_until
 
 
+@dataclass(frozen=True)
+class TickWindows:
+    """`raw_car_events`: the plan and each window's events, in order."""
+
+    plan: TickPlan
+    events: WindowEvents
+
+
+@dataclass(frozen=True)
+class TickRun:
+    """`closed_sessions`: the plan and each window's batch, in order."""
+
+    plan: TickPlan
+    batches: list[TickBatch]
+
+
 def plan_tick(
     postgres: PostgresResource,
     clock: TickClockResource,
@@ -55,50 +76,55 @@ def plan_tick(
     """The due windows (at most the clock's `max_windows_per_run`), or the range `replay`,
     which must lie within what has been processed: replaying changes nothing that is right."""
     now = clock.current_time()
-    progress = postgres.start_ticks(floor_window(clock.start_for(now)))
     if replay is None:
+        progress = postgres.start_ticks(floor_window(clock.start_for(now)))
         windows = due_windows(progress.processed_until, now, clock.max_windows_per_run)
         return TickPlan(windows=windows, progress=progress)
+    progress = postgres.tick_progress()
     start, end = replay
-    if not progress.start_at <= start < end <= progress.processed_until:
+    if progress is None or not progress.start_at <= start < end <= progress.processed_until:
+        done = (
+            f"{progress.start_at.isoformat()} to {progress.processed_until.isoformat()}"
+            if progress
+            else "none yet"
+        )
         raise WindowError(
             f"replay {start.isoformat()} to {end.isoformat()}: only windows already processed "
-            f"can be replayed ({progress.start_at.isoformat()} to "
-            f"{progress.processed_until.isoformat()}); the schedule processes later ones"
+            f"can be replayed ({done}); the schedule processes later ones"
         )
     return TickPlan(windows=windows_between(start, end), progress=progress, replay=True)
 
 
 def simulate_windows(
     simulator: GateSimulatorResource, config: CarparkConfig, plan: TickPlan
-) -> WindowEvents:
+) -> TickWindows:
     """Each window's events from the simulated gates, which start empty at `start_at`."""
-    return [
-        (
-            window,
-            simulator.events_between(config, window.start, window.end, plan.progress.start_at),
-        )
-        for window in plan.windows
-    ]
+    since = plan.progress.start_at
+    return TickWindows(
+        plan,
+        [(w, simulator.events_between(config, w.start, w.end, since)) for w in plan.windows],
+    )
 
 
 def close_windows(
-    postgres: PostgresResource, config: CarparkConfig, windows: WindowEvents
-) -> list[TickBatch]:
+    postgres: PostgresResource, config: CarparkConfig, windows: TickWindows
+) -> TickRun:
     """Each window's tick batch, as ticks at each window's end would have made them."""
-    return process_windows(windows, config, postgres.session_state, postgres.known_event_ids)
+    batches = process_windows(
+        windows.events, config, postgres.session_state, postgres.known_event_ids
+    )
+    return TickRun(windows.plan, batches)
 
 
-def store_batches(
-    postgres: PostgresResource, batches: list[TickBatch], source: str, replay: bool = False
-) -> list[TickCounts]:
-    """Each batch in its own transaction, in order; a live window counts as processed in the
-    same transaction, so a run that stops half-way leaves no gap and no double."""
-    return [
-        postgres.record_tick(
-            batch,
-            source=source,
-            processed_until=None if replay or batch.window is None else batch.window.end,
-        )
-        for batch in batches
-    ]
+def store_batches(postgres: PostgresResource, run: TickRun, source: str) -> list[TickCounts]:
+    """Each batch in its own transaction, in order. A live window counts as processed in the
+    same transaction, so a run that stops half-way leaves no gap and no double; a batch made
+    from a state that has moved on since (an old run re-executed) is refused."""
+    counts = []
+    for batch in run.batches:
+        if run.plan.replay or batch.window is None:
+            step = ProgressStep(expected=run.plan.progress.processed_until)
+        else:
+            step = ProgressStep(expected=batch.window.start, advance_to=batch.window.end)
+        counts.append(postgres.record_tick(batch, source=source, progress=step))
+    return counts

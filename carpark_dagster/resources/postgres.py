@@ -70,9 +70,12 @@ START_PROGRESS = """
 INSERT INTO carpark.tick_progress (start_at, processed_until) VALUES (%(start)s, %(start)s)
 ON CONFLICT (singleton) DO NOTHING
 """
+# Only from where the batch was made: a batch made from older state (a re-executed run, after
+# other ticks) matches no row, and is refused.
 ADVANCE_PROGRESS = """
 UPDATE carpark.tick_progress
-SET processed_until = greatest(processed_until, %s), updated_at = now()
+SET processed_until = coalesce(%(to)s, processed_until), updated_at = now()
+WHERE processed_until = %(expected)s
 """
 
 SELECT_KNOWN_EVENT_IDS = "SELECT event_id FROM carpark.gate_events WHERE event_id = ANY(%s)"
@@ -284,6 +287,20 @@ class PostgresUnavailable(RuntimeError):
 
 class LockTimeout(RuntimeError):
     """Another process kept an advisory lock for longer than we were willing to wait."""
+
+
+class StaleTick(RuntimeError):
+    """A batch was made from a state that has moved on since (other ticks were stored): storing
+    it could undo their work, so it is refused and nothing of it is stored."""
+
+
+@dataclass(frozen=True)
+class ProgressStep:
+    """What storing a batch does to the tick progress: it must still be at `expected` (where
+    the batch was made from), and moves to `advance_to` (None: stays, as for a replay)."""
+
+    expected: datetime
+    advance_to: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -556,7 +573,7 @@ class PostgresResource(dg.ConfigurableResource):
     # ---------------------------------------------------------------- writes
 
     def record_tick(
-        self, tick: TickBatch, source: str, processed_until: datetime | None = None
+        self, tick: TickBatch, source: str, progress: ProgressStep | None = None
     ) -> TickCounts:
         """Store a tick — events, sessions, waiting events, anomalies — all of it or none.
 
@@ -567,8 +584,8 @@ class PostgresResource(dg.ConfigurableResource):
         merged too: the outcome never depends on the guess, only the speed does.
 
         The exits of its closed sessions go to the exit log meanwhile, on a second connection
-        (the server's second core), and are committed before the tick is. With
-        `processed_until`, the tick's window counts as processed in the same transaction.
+        (the server's second core), and are committed before the tick is. With `progress`,
+        the tick progress is checked and moved in the same transaction (see `ProgressStep`).
         """
         with (
             self.connect() as conn,
@@ -603,8 +620,16 @@ class PostgresResource(dg.ConfigurableResource):
                 conn.execute(CREATE_QUARANTINE_STAGE)
                 copy_rows(conn, "stage_quarantine", _quarantine_rows(tick.anomalies))
                 quarantined = conn.execute(MERGE_QUARANTINE, {"source": source}).rowcount
-            if processed_until is not None:
-                conn.execute(ADVANCE_PROGRESS, (processed_until,))
+            if progress is not None:
+                moved = conn.execute(
+                    ADVANCE_PROGRESS, {"to": progress.advance_to, "expected": progress.expected}
+                ).rowcount
+                if moved != 1:
+                    raise StaleTick(
+                        f"this batch was made from the state as of {progress.expected.isoformat()}"
+                        ", but other ticks have been stored since; nothing of it was stored (run "
+                        "a new tick instead of re-executing an old one)"
+                    )
             exits_logged.result()  # its failure undoes the tick
         return TickCounts(
             events_received=len(tick.events),

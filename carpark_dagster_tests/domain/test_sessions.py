@@ -13,6 +13,7 @@ from carpark_dagster.domain.sessions import (
     EXIT_BEFORE_ENTRY,
     EXIT_NOT_RECORDED,
     EXIT_WITHOUT_ENTRY,
+    FUTURE_TOLERANCE,
     IN_THE_FUTURE,
     OPEN,
     TOO_LATE,
@@ -491,3 +492,60 @@ def test_a_tick_names_the_stored_sessions_it_read_as_known():
     )
     assert sorted(tick.sessions["session_id"]) == [session_id_for("e0"), session_id_for("e1")]
     assert tick.known_session_ids == {session_id_for("e0")}
+
+
+# --------------------------------------------------------------------------- edges
+
+
+@pytest.mark.parametrize(
+    ("offset", "set_aside"),
+    [(timedelta(0), False), (-timedelta(microseconds=1), True)],
+)
+def test_an_event_exactly_at_the_lateness_edge_is_taken_and_one_before_it_is_not(offset, set_aside):
+    lateness = timedelta(hours=24)
+    edge = LATER - lateness + offset
+    frame = events(("e1", "P1", "Park0", "entry", 0))
+    frame["event_time"] = edge
+    batch = close_sessions(SessionState.empty(), frame, as_of=LATER, lateness=lateness)
+    if set_aside:
+        assert reasons(batch)["e1"] == f"{TOO_LATE} ({lateness})"
+        assert batch.sessions.empty
+    else:
+        assert batch.anomalies.empty
+        assert batch.sessions["entry_time"].tolist() == [edge]
+
+
+@pytest.mark.parametrize(
+    ("offset", "set_aside"),
+    [(timedelta(0), False), (timedelta(microseconds=1), True)],
+)
+def test_an_event_exactly_at_the_future_tolerance_is_taken_and_one_after_it_is_not(
+    offset, set_aside
+):
+    frame = events(("e1", "P1", "Park0", "entry", 0))
+    frame["event_time"] = LATER + FUTURE_TOLERANCE + offset
+    batch = close_sessions(SessionState.empty(), frame, as_of=LATER)
+    assert (reasons(batch).get("e1") == IN_THE_FUTURE) is set_aside
+    assert batch.sessions.empty is set_aside
+
+
+def test_an_exit_at_the_same_instant_as_its_entry_closes_it_for_nothing():
+    store = Store()
+    batch = store.tick(
+        events(("x1", "P1", "Park0", "exit", 10), ("e1", "P1", "Park0", "entry", 10))
+    )
+    assert store.closed() == {session_id_for("e1"): ("e1", "x1")}
+    priced = price_sessions(batch.sessions, DEFAULT_TARIFF)
+    assert priced["charge_cents"].tolist() == [0]
+    assert priced["duration_seconds"].tolist() == [0]
+
+
+def test_a_pending_exit_is_given_up_exactly_when_it_falls_out_of_the_window():
+    store = Store()
+    store.tick(events(("x1", "P1", "Park0", "exit", 0)))
+    edge = pd.Timestamp(T0 + timedelta(hours=24))  # as_of - lateness == the exit's time
+    assert store.tick(events(), as_of=edge).anomalies.empty
+    assert store.pending["event_id"].tolist() == ["x1"]
+    later = store.tick(events(), as_of=edge + timedelta(microseconds=1))
+    assert reasons(later) == {"x1": EXIT_WITHOUT_ENTRY}
+    assert store.pending.empty

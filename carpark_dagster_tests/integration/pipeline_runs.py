@@ -53,7 +53,7 @@ def run_pipeline(
     run_config = None
     if replay is not None:
         tick = {"config": {"replay_from": replay[0], "replay_to": replay[1]}}
-        run_config = {"ops": {"raw_car_events": tick, "carpark_table": tick}}
+        run_config = {"ops": {"raw_car_events": tick}}
     return dg.materialize(
         selection or dg.load_assets_from_modules([assets]),
         resources=run_resources,

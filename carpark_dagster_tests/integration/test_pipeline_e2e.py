@@ -6,6 +6,7 @@ import dagster as dg
 import psycopg
 import pytest
 
+from carpark_dagster.domain.windows import parse_moment
 from carpark_dagster.resources import (
     ElasticsearchResource,
     PostgresResource,
@@ -155,3 +156,63 @@ def test_unreachable_postgres_is_named_without_the_password():
     assert "127.0.0.1:1/carpark_db" in message
     assert "s3cret-pw" not in message
     assert not isinstance(caught.value, psycopg.Error)  # ours, with the hint, not a raw trace
+
+
+# --------------------------------------------------------------------------- safeguards
+
+
+def _check(result: dg.ExecuteInProcessResult, name: str):
+    [evaluation] = [c for c in result.get_asset_check_evaluations() if c.check_name == name]
+    return evaluation
+
+
+def test_a_charge_off_the_tariff_fails_its_check_and_stores_nothing(
+    postgres, search, tmp_path, monkeypatch
+):
+    import carpark_dagster.domain.ticks as ticks
+
+    priced = ticks.price_sessions
+    tampered = []
+
+    def one_cent_more(sessions, tariffs):
+        """The first closed session of the run costs a cent more than its tariff says."""
+        result = priced(sessions, tariffs)
+        closed = result.index[result["status"] == "closed"]
+        if len(closed) and not tampered:
+            result.loc[closed[:1], "charge_cents"] += 1
+            tampered.append(result.loc[closed[0], "session_id"])
+        return result
+
+    monkeypatch.setattr(ticks, "price_sessions", one_cent_more)
+    result = run_pipeline(_resources(postgres, search, tmp_path), FIRST_TICK)
+
+    check = _check(result, "charges_follow_tariff")
+    assert not check.passed
+    assert check.metadata["mismatches"].value == 1
+    assert check.metadata["first"].value == tampered[0]
+    # Blocking: nothing downstream ran, and PostgreSQL holds none of it.
+    for node in ("carpark_table", "es_index", "location_earnings"):
+        assert result.asset_materializations_for_node(node) == []
+    with postgres.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM carpark.parking_sessions").fetchone() == (0,)
+        assert conn.execute("SELECT processed_until FROM carpark.tick_progress").fetchone() == (
+            parse_moment(FIRST_RANGE[0], "start"),
+        )
+
+
+def test_a_session_the_engine_lost_fails_the_reconciliation_and_blocks_the_earnings(
+    postgres, search, tmp_path
+):
+    resources = _resources(postgres, search, tmp_path)
+    _tick(resources, FIRST_TICK)
+    lost = _indexed_ids(search)[0]
+    with search.session_index() as index:
+        index.engine.request("DELETE", f"/{search.alias}/_doc/{lost}", params={"refresh": "true"})
+
+    result = run_pipeline(resources, NEXT_TICK)
+
+    check = _check(result, "search_matches_postgres")
+    assert not check.passed
+    location = lost.split("-")[2]  # ses-sim42-<location>-…
+    assert check.metadata["locations_differing"].value == location
+    assert result.asset_materializations_for_node("location_earnings") == []

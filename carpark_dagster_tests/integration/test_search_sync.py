@@ -5,6 +5,7 @@ sync killed with SIGKILL mid-bulk, and the reconciliation check."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -539,3 +540,50 @@ def test_a_sync_waits_while_a_rebuild_holds_the_lock(postgres, search):
     waiting.join(timeout=30)
     (outcome,) = outcomes
     assert outcome.indexed == 100
+
+
+# ---------------------------------------------------------------------------- commit order
+
+
+def test_a_tick_that_commits_after_a_later_one_started_still_reaches_the_index(
+    postgres, search, monkeypatch
+):
+    """Tick A takes its updated_at, then is slow to commit; tick B starts meanwhile; a sync
+    runs before A commits. updated_at follows commit order (the tick lock, then
+    clock_timestamp()), so the next sync finds every row.
+    Without the lock, B would commit first, the sync would move the watermark past A's
+    updated_at, and A's sessions would never reach the index."""
+    from carpark_dagster.resources import postgres as postgres_module
+    from carpark_dagster_tests.integration.test_postgres import tick_of
+
+    copy_rows = postgres_module.copy_rows
+    a_is_writing, a_may_commit = threading.Event(), threading.Event()
+
+    def slow_for_a(conn, table, rows):
+        copy_rows(conn, table, rows)
+        if threading.current_thread().name == "tick-a" and table == "carpark.parking_sessions":
+            a_is_writing.set()
+            assert a_may_commit.wait(30)
+
+    monkeypatch.setattr(postgres_module, "copy_rows", slow_for_a)
+    tick_a = threading.Thread(
+        name="tick-a", target=postgres.record_tick, args=(tick_of([("a1", 0, 40)]), "test")
+    )
+    # Another location: the per-location totals, updated by a trigger, would make B wait for
+    # A's row lock anyway.
+    other = tick_of([("b1", 5, 45)])
+    other = dataclasses.replace(other, sessions=other.sessions.assign(location_id="Park1"))
+    tick_b = threading.Thread(name="tick-b", target=postgres.record_tick, args=(other, "test"))
+    tick_a.start()
+    assert a_is_writing.wait(30)
+    tick_b.start()
+    time.sleep(1)  # B is in its transaction now, waiting or not
+    first = sync(postgres, search)
+    a_may_commit.set()
+    tick_a.join(30)
+    tick_b.join(30)
+
+    second = sync(postgres, search)
+
+    assert first.indexed + second.indexed == 2
+    assert set(documents(search)) == {"a1", "b1"} == closed_ids(postgres)

@@ -15,7 +15,13 @@ import pytest
 from carpark_dagster.domain.config import parse_config
 from carpark_dagster.domain.events import EVENT_COLUMNS
 from carpark_dagster.domain.windows import Window, parse_moment, windows_between
-from carpark_dagster.lib.ticks import WindowEvents, close_windows, store_batches
+from carpark_dagster.lib.ticks import (
+    TickPlan,
+    TickWindows,
+    WindowEvents,
+    close_windows,
+    store_batches,
+)
 from carpark_dagster.resources import (
     CarparkConfigResource,
     GateSimulatorResource,
@@ -76,11 +82,26 @@ def simulated() -> WindowEvents:
     return [(w, SIMULATOR.events_between(CONFIG, w.start, w.end, since=START)) for w in windows]
 
 
-def process(postgres: PostgresResource, runs: list[WindowEvents]) -> None:
-    """Each run: its windows' batches made in one go, then stored in order (as the assets)."""
+def tick(postgres: PostgresResource, config, events: WindowEvents, replay: bool = False) -> None:
+    """One run over `events`' windows: batches made in one go, then stored in order (as the
+    assets do), from where the ticks have got to."""
+    plan = TickPlan([w for w, _ in events], postgres.tick_progress(), replay=replay)
+    run = close_windows(postgres, config, TickWindows(plan, events))
+    store_batches(postgres, run, source="simulator")
+
+
+def process(postgres: PostgresResource, runs: list[WindowEvents], replays=()) -> None:
     postgres.start_ticks(START)
     for windows in runs:
-        store_batches(postgres, close_windows(postgres, CONFIG, windows), source="simulator")
+        tick(postgres, CONFIG, windows)
+    for windows in replays:
+        tick(postgres, CONFIG, windows, replay=True)
+
+
+def skip_to(postgres: PostgresResource, window: Window) -> None:
+    """As if the ticks before `window` had run and found nothing to do."""
+    with postgres.connect() as conn:
+        conn.execute("UPDATE carpark.tick_progress SET processed_until = %s", (window.start,))
 
 
 def snapshot(postgres: PostgresResource) -> dict[str, list[tuple]]:
@@ -134,7 +155,7 @@ def test_a_catch_up_after_a_six_hour_outage_gives_the_rows_of_no_outage(
 def test_an_older_range_processed_again_changes_nothing(new_database, one_tick_per_window):
     postgres = migrated(new_database())
     windows = simulated()
-    process(postgres, [windows, windows[10:40], windows[:5]])
+    process(postgres, [windows], replays=[windows[10:40], windows[:5]])
     assert snapshot(postgres) == one_tick_per_window
 
 
@@ -175,8 +196,9 @@ def test_a_lost_exit_on_day_one_does_not_overcharge_the_visit_of_day_four(postgr
         gate(window_of("2026-11-05T09:00+08:00"), ("d4-in", "entry")),
         gate(window_of("2026-11-05T10:00+08:00"), ("d4-out", "exit")),
     ]
-    for tick in ticks:  # only these windows have events, and nothing expires in between
-        store_batches(postgres, close_windows(postgres, shipped, [tick]), source="gates")
+    for window, events in ticks:  # only these windows have events; nothing expires between
+        skip_to(postgres, window)
+        tick(postgres, shipped, [(window, events)])
 
     with postgres.connect() as conn:
         rows = conn.execute(
@@ -211,16 +233,16 @@ def test_a_lost_exit_on_day_one_does_not_overcharge_the_visit_of_day_four(postgr
 def test_an_open_session_past_its_max_stay_is_ended_by_the_tick(postgres):
     postgres.start_ticks(parse_moment("2026-11-02", "start"))
     entry = window_of("2026-11-02T09:00+08:00")
-    store_batches(
-        postgres, close_windows(postgres, CONFIG, [gate(entry, ("e1", "entry"))]), "gates"
-    )
+    skip_to(postgres, entry)
+    tick(postgres, CONFIG, [gate(entry, ("e1", "entry"))])
     three_hours = window_of("2026-11-02T11:55+08:00")  # ends at 12:00: exactly 3 h
-    store_batches(postgres, close_windows(postgres, CONFIG, [gate(three_hours)]), "gates")
+    skip_to(postgres, three_hours)
+    tick(postgres, CONFIG, [gate(three_hours)])
     with postgres.connect() as conn:
         status = "SELECT status, ended_at FROM carpark.parking_sessions"
         assert conn.execute(status).fetchall() == [("open", None)]
     next_tick = window_of("2026-11-02T12:00+08:00")  # any other plate's events, or none
-    store_batches(postgres, close_windows(postgres, CONFIG, [gate(next_tick)]), "gates")
+    tick(postgres, CONFIG, [gate(next_tick)])
     with postgres.connect() as conn:
         assert conn.execute(status).fetchall() == [
             ("exit_not_recorded", parse_moment("2026-11-02T12:00+08:00", "t"))

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from carpark_dagster.domain.earnings import top_average_charges, totals_differences
 from carpark_dagster.domain.sessions import format_watermark
-from carpark_dagster.domain.ticks import TickBatch, charges_off_tariff
+from carpark_dagster.domain.ticks import charges_off_tariff
 from carpark_dagster.domain.windows import parse_moment
 from carpark_dagster.lib.search_sync import (
     SYNC_CONSUMER,
@@ -24,7 +24,8 @@ from carpark_dagster.lib.search_sync import (
 )
 from carpark_dagster.lib.ticks import (
     SIMULATOR_SOURCE,
-    WindowEvents,
+    TickRun,
+    TickWindows,
     close_windows,
     plan_tick,
     simulate_windows,
@@ -38,6 +39,7 @@ from carpark_dagster.resources import (
     TickClockResource,
 )
 from carpark_dagster.resources.engines import EngineError, redact
+from carpark_dagster.resources.postgres import StaleTick
 
 GROUP = "carpark"
 OWNERS = ["team:carpark-platform"]
@@ -67,7 +69,7 @@ def raw_car_events(
     carpark_config: CarparkConfigResource,
     postgres: PostgresResource,
     tick_clock: TickClockResource,
-) -> dg.Output[WindowEvents]:
+) -> dg.Output[TickWindows]:
     """Gate events (entries and exits) of every five-minute window due since the last tick,
     window by window, from the simulated gates."""
     replay = None
@@ -81,21 +83,21 @@ def raw_car_events(
     started = time.perf_counter()
     plan = plan_tick(postgres, tick_clock, replay)
     windows = simulate_windows(gate_simulator, carpark_config.load(), plan)
-    events = sum(len(e) for _, e in windows)
+    events = sum(len(e) for _, e in windows.events)
     context.log.info(
         "%s %d windows (%s to %s): %d events simulated in %.2fs",
         "replaying" if plan.replay else "processing",
-        len(windows),
+        len(plan.windows),
         plan.caught_up_from.isoformat() if plan.caught_up_from else "-",
         plan.caught_up_to.isoformat(),
         events,
         time.perf_counter() - started,
     )
-    entries = sum(int((e["event_type"] == "entry").sum()) for _, e in windows)
+    entries = sum(int((e["event_type"] == "entry").sum()) for _, e in windows.events)
     return dg.Output(
         windows,
         metadata={
-            "windows": len(windows),
+            "windows": len(plan.windows),
             "replay": plan.replay,
             "from": plan.caught_up_from.isoformat() if plan.caught_up_from else "nothing due",
             "to": plan.caught_up_to.isoformat(),
@@ -121,7 +123,7 @@ def raw_car_events(
 )
 def closed_sessions(
     context: dg.AssetExecutionContext,
-    raw_car_events: WindowEvents,
+    raw_car_events: TickWindows,
     postgres: PostgresResource,
     carpark_config: CarparkConfigResource,
 ):
@@ -131,7 +133,8 @@ def closed_sessions(
     started = time.perf_counter()
     config = carpark_config.load()
     postgres.record_locations(config)
-    ticks = close_windows(postgres, config, raw_car_events)
+    run = close_windows(postgres, config, raw_car_events)
+    ticks = run.batches
     closed = pd.concat([t.closed for t in ticks]) if ticks else pd.DataFrame()
     mismatches = charges_off_tariff(closed, config) if len(closed) else []
     anomalies = pd.concat([t.anomalies for t in ticks]) if ticks else pd.DataFrame()
@@ -152,7 +155,7 @@ def closed_sessions(
         else pd.Series(dtype=int)
     )
     yield dg.Output(
-        ticks,
+        run,
         metadata={
             **figures,
             "windows": len(ticks),
@@ -174,16 +177,17 @@ def closed_sessions(
 @dg.asset(kinds={"postgres"}, **_tick_asset)
 def carpark_table(
     context: dg.AssetExecutionContext,
-    config: TickConfig,
-    closed_sessions: list[TickBatch],
+    closed_sessions: TickRun,
     postgres: PostgresResource,
 ) -> dg.MaterializeResult:
     """Sessions, events and quarantined anomalies in PostgreSQL (`carpark.parking_sessions`,
     and the lab's view `public."CarPark"`), one transaction per window, in order; each window
     counts as processed in its own transaction."""
     started = time.perf_counter()
-    replay = bool(config.replay_from)
-    counts = store_batches(postgres, closed_sessions, source=SIMULATOR_SOURCE, replay=replay)
+    try:
+        counts = store_batches(postgres, closed_sessions, source=SIMULATOR_SOURCE)
+    except StaleTick as exc:
+        raise dg.Failure(description=str(exc)) from None
     progress = postgres.tick_progress()
     context.log.info(
         "stored %d windows in %.2fs; processed until %s",
