@@ -74,11 +74,14 @@ ON CONFLICT (singleton) DO NOTHING
 # other ticks) matches no row, and is refused.
 ADVANCE_PROGRESS = """
 UPDATE carpark.tick_progress
-SET processed_until = coalesce(%(to)s, processed_until), updated_at = now()
+SET processed_until = coalesce(%(to)s::timestamptz, processed_until),
+    updated_at = CASE WHEN %(to)s::timestamptz IS NULL THEN updated_at ELSE now() END
 WHERE processed_until = %(expected)s
 """
 
-SELECT_KNOWN_EVENT_IDS = "SELECT event_id FROM carpark.gate_events WHERE event_id = ANY(%s)"
+# Arrays go in binary (%b): for tens of thousands of ids, quoting them as text costs more than
+# the query.
+SELECT_KNOWN_EVENT_IDS = "SELECT event_id FROM carpark.gate_events WHERE event_id = ANY(%b)"
 # The state a batch needs (reads grow with the batch, not the history; the rule is stated
 # once more, for runs of several windows, in `domain/ledger.py`): events still waiting for the
 # batch's plates or old enough to give up on, then the sessions of those plates that late
@@ -88,7 +91,7 @@ SELECT_PENDING_EVENTS = """
 SELECT p.event_id, p.plate, p.location_id, p.event_type, p.event_time
 FROM carpark.pending_events p
 WHERE (p.location_id, p.plate) IN (
-        SELECT * FROM unnest(%(locations)s::text[], %(plates)s::text[]))
+        SELECT * FROM unnest(%(locations)b::text[], %(plates)b::text[]))
    OR p.event_time < %(pending_before)s
 """
 # Open sessions come from the partial index of parking_sessions; ended ones are found in the
@@ -99,7 +102,7 @@ _SESSION_COLUMNS_OF_S = ", ".join("s." + c for c in SESSION_COLUMNS)
 SELECT_CHANGEABLE_SESSIONS = f"""
 SELECT {_SESSION_COLUMNS_OF_S}
 FROM carpark.parking_sessions s
-JOIN unnest(%(locations)s::text[], %(plates)s::text[]) AS k(location_id, plate)
+JOIN unnest(%(locations)b::text[], %(plates)b::text[]) AS k(location_id, plate)
   ON s.location_id = k.location_id AND s.plate = k.plate
 WHERE s.status = 'open'
 UNION ALL
@@ -109,7 +112,7 @@ WHERE coalesce(s.exit_time, s.ended_at) >= %(ended_since)s
   AND s.session_id IN (
         SELECT e.session_id
         FROM carpark.session_exits e
-        JOIN unnest(%(locations)s::text[], %(plates)s::text[]) AS k(location_id, plate)
+        JOIN unnest(%(locations)b::text[], %(plates)b::text[]) AS k(location_id, plate)
           ON e.location_id = k.location_id AND e.plate = k.plate
         WHERE (e.exit_time AT TIME ZONE 'UTC')::date = ANY(ARRAY(
                 SELECT generate_series(
@@ -120,11 +123,12 @@ WHERE coalesce(s.exit_time, s.ended_at) >= %(ended_since)s
           AND e.exit_time >= %(ended_since)s)
 UNION ALL
 SELECT {_SESSION_COLUMNS_OF_S}
-FROM carpark.parking_sessions s
-JOIN unnest(%(expiry_locations)s::text[], %(expired_before)s::timestamptz[])
+FROM unnest(%(expiry_locations)b::text[], %(expired_before)b::timestamptz[])
      AS x(location_id, expired_before)
-  ON s.location_id = x.location_id
-WHERE s.status = 'open' AND s.entry_time < x.expired_before
+CROSS JOIN LATERAL (
+    SELECT * FROM carpark.parking_sessions p
+    WHERE p.status = 'open' AND p.location_id = x.location_id
+      AND p.entry_time < x.expired_before) AS s
 """
 # What a tick writes, as Arrow schemas named like the columns they fill. COPY sends them in
 # PostgreSQL's binary format (pgpq encodes Arrow arrays directly): no time is formatted here
@@ -208,7 +212,7 @@ WHERE (s.exit_event_id, s.exit_time, s.status, s.ended_at, s.ended_by_event_id,
                         EXCLUDED.ended_at, EXCLUDED.ended_by_event_id,
                         EXCLUDED.charge_cents, EXCLUDED.tariff)
 """
-DELETE_PENDING_EVENTS = "DELETE FROM carpark.pending_events WHERE event_id = ANY(%s)"
+DELETE_PENDING_EVENTS = "DELETE FROM carpark.pending_events WHERE event_id = ANY(%b)"
 UPSERT_LOCATION = """
 INSERT INTO carpark.locations (location_id, name, tariff, tariff_spec, plate_rule, capacity)
 VALUES (%s, %s, %s, %s, %s, %s)

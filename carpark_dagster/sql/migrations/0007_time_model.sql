@@ -32,7 +32,7 @@ ALTER TABLE carpark.parking_sessions
 DROP INDEX carpark.parking_sessions_open;
 CREATE INDEX parking_sessions_open ON carpark.parking_sessions (location_id, plate)
     WHERE status = 'open';
-CREATE INDEX parking_sessions_open_since ON carpark.parking_sessions (entry_time)
+CREATE INDEX parking_sessions_open_since ON carpark.parking_sessions (location_id, entry_time)
     WHERE status = 'open';
 
 -- The lab's view shows what the lab had: parked cars and paid stays.
