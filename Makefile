@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up down status run test test-fast lint fmt clean bench-domain bench-postgres bench-search
+.PHONY: install up down status run test test-fast lint fmt clean bench-domain bench-postgres bench-search \
+	bench-tick mutate
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -41,6 +42,12 @@ bench-postgres: install up  ## tick merge speed, history independence, increment
 
 bench-search: install up  ## search sync documents/s at 100k and 1M sessions vs the raw bulk limit
 	$(VENV)/bin/python bench/bench_search.py
+
+mutate: install  ## mutation testing of the domain rules (slow; not in CI); see docs/testing.md
+	$(VENV)/bin/mutmut run; $(VENV)/bin/mutmut results
+
+bench-tick: install up  ## the whole tick through Dagster at ~10k sessions a tick, vs the lab's method
+	$(VENV)/bin/python bench/bench_tick.py
 
 lint: install
 	$(VENV)/bin/ruff format --check .

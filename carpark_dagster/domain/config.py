@@ -14,11 +14,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from carpark_dagster.domain.sessions import DEFAULT_MAX_STAY
 from carpark_dagster.domain.tariff import Tariff, tariff_from_mapping
 
 PLATE_RULES = ("any", "sg")
 _LOCATION_KEYS = {"name", "tariff", "plate_rule", "capacity", "sessions_per_day", "max_stay_hours"}
-DEFAULT_MAX_STAY_HOURS = 72
+DEFAULT_MAX_STAY_HOURS = DEFAULT_MAX_STAY // timedelta(hours=1)
 _DEFAULT_KEYS = (_LOCATION_KEYS - {"name"}) | {"lateness_hours"}
 
 
@@ -35,7 +36,7 @@ class Location:
     capacity: int
     sessions_per_day: int
     # An open session older than this ends with its exit not recorded (docs/time-model.md).
-    max_stay: timedelta = timedelta(hours=DEFAULT_MAX_STAY_HOURS)
+    max_stay: timedelta = DEFAULT_MAX_STAY
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,9 @@ def state_query(events: pd.DataFrame, window: Window, config: CarparkConfig) -> 
     )
 
 
-def range_state_query(windows: Iterable[tuple[Window, pd.DataFrame]], config) -> StateQuery:
+def range_state_query(
+    windows: Iterable[tuple[Window, pd.DataFrame]], config: CarparkConfig
+) -> StateQuery:
     """One read that holds what each of the windows' queries would read (see `StateLedger`)."""
     queries = [state_query(events, window, config) for window, events in windows]
     keys = pd.DataFrame(

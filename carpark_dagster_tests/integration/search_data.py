@@ -86,15 +86,26 @@ def stored_watermark(postgres: PostgresResource, consumer: str = "es_index") -> 
 
 
 def documents(search: ElasticsearchResource, target: str | None = None) -> dict[str, dict]:
-    """Every document behind the alias (up to 10,000), by id, after a refresh."""
+    """Every document behind the alias, by id, after a refresh (in pages of 10,000, so that
+    none is left out; a document without a session id would be, and fails the count)."""
+    found: dict[str, dict] = {}
+    after: list | None = None
     with search.session_index() as index:
         index.refresh(target)
-        answer = index.engine.request(
-            "POST",
-            f"/{target or search.alias}/_search",
-            body={"size": 10_000, "query": {"match_all": {}}},
-        )
-    return {hit["_id"]: hit["_source"] for hit in answer["hits"]["hits"]}
+        total = index.count(target)
+        while True:
+            body = {"size": 10_000, "sort": [{"session_id": "asc"}], "query": {"match_all": {}}}
+            if after is not None:
+                body["search_after"] = after
+            hits = index.engine.request("POST", f"/{target or search.alias}/_search", body=body)[
+                "hits"
+            ]["hits"]
+            found.update((hit["_id"], hit["_source"]) for hit in hits)
+            if len(hits) < 10_000:
+                break
+            after = hits[-1]["sort"]
+    assert len(found) == total, f"read {len(found)} of {total} documents"
+    return found
 
 
 def index_totals(search: ElasticsearchResource) -> dict[str, tuple[int, int]]:

@@ -1,6 +1,7 @@
 """Two ticks of the whole pipeline against the real PostgreSQL and search node."""
 
 from decimal import Decimal
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -8,9 +9,12 @@ import pytest
 
 from carpark_dagster.domain.windows import parse_moment
 from carpark_dagster.resources import (
+    CarparkConfigResource,
     ElasticsearchResource,
     PostgresResource,
+    TickClockResource,
 )
+from carpark_dagster.resources.postgres import PostgresUnavailable
 from carpark_dagster_tests.integration.pipeline_runs import pipeline_resources, run_pipeline
 
 # Ticks start at 07:00: the first, at 09:00, processes two hours of Singapore morning traffic,
@@ -150,7 +154,7 @@ def test_unreachable_postgres_is_named_without_the_password():
     resource = PostgresResource(
         dsn="postgresql://carpark:s3cret-pw@127.0.0.1:1/carpark_db", connect_timeout_s=2
     )
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(PostgresUnavailable) as caught:
         resource.migrate()
     message = str(caught.value)
     assert "127.0.0.1:1/carpark_db" in message
@@ -216,3 +220,65 @@ def test_a_session_the_engine_lost_fails_the_reconciliation_and_blocks_the_earni
     location = lost.split("-")[2]  # ses-sim42-<location>-…
     assert check.metadata["locations_differing"].value == location
     assert result.asset_materializations_for_node("location_earnings") == []
+
+
+# The hdb_eps tariff restated in SQL: 2 cents per started minute from the entry, nothing for a
+# stay of at most 15 minutes, and the minutes that start in a night (22:30-07:00, Singapore
+# time) cost at most 500 cents per night.
+HDB_EPS_MISMATCHES = """
+WITH s AS (
+    SELECT session_id, entry_time, exit_time, charge_cents,
+           ceil(extract(epoch FROM exit_time - entry_time) / 60)::int AS minutes
+    FROM carpark.parking_sessions WHERE tariff = 'hdb_eps' AND status = 'closed'),
+unit AS (
+    SELECT s.session_id, (s.entry_time + k * interval '1 minute') AT TIME ZONE 'Asia/Singapore'
+           AS local
+    FROM s, generate_series(0, s.minutes - 1) AS k),
+night AS (
+    SELECT session_id,
+           CASE WHEN local::time >= '22:30' THEN local::date
+                WHEN local::time < '07:00' THEN local::date - 1 END AS night,
+           count(*) * 2 AS cents
+    FROM unit GROUP BY 1, 2),
+rule AS (
+    SELECT session_id,
+           sum(CASE WHEN night IS NULL THEN cents ELSE least(cents, 500) END) AS cents,
+           bool_or(night IS NOT NULL) AS in_a_night,
+           bool_or(night IS NOT NULL AND cents > 500) AS capped
+    FROM night GROUP BY 1)
+SELECT count(*) FILTER (WHERE s.charge_cents <> CASE
+           WHEN s.exit_time - s.entry_time <= interval '15 minutes' THEN 0
+           ELSE coalesce(r.cents, 0) END),
+       count(*) FILTER (WHERE r.in_a_night),
+       count(*) FILTER (WHERE r.capped),
+       count(*)
+FROM s LEFT JOIN rule r USING (session_id)
+"""
+
+
+def test_overnight_stays_at_an_hdb_eps_location_follow_the_documented_rule(
+    postgres, search, tmp_path
+):
+    """Both shipped tariffs, and a night: ticks from 17:00 to 09:00 the next morning."""
+    shipped = Path(CarparkConfigResource().load().source).read_text()
+    config = tmp_path / "carpark.toml"
+    config.write_text(
+        shipped + '\n[locations.HDB4]\nname = "HDB 4"\ntariff = "hdb_eps"\nplate_rule = "sg"\n'
+    )
+    resources = pipeline_resources(
+        postgres, search, tmp_path, seed=5, config=CarparkConfigResource(path=str(config))
+    )
+    resources["tick_clock"] = TickClockResource(start="2026-11-26T17:00+08:00")
+    result = run_pipeline(resources, "2026-11-27T09:00+08:00")
+    assert result.success
+
+    with postgres.connect() as conn:
+        mismatches, overnight, capped, hdb = conn.execute(HDB_EPS_MISMATCHES).fetchone()
+        mismatches_default = conn.execute(
+            CHARGE_MISMATCHES.replace("WHERE exit_time", "WHERE tariff = 'default' AND exit_time")
+        ).fetchone()[0]
+    assert hdb > 50
+    assert overnight > 10  # stays with minutes in the night, 22:30-07:00
+    assert capped > 0  # some of them reached the night's cap
+    assert mismatches == 0
+    assert mismatches_default == 0

@@ -4,17 +4,21 @@ a time. Windows go through the code the assets run (`carpark_dagster.lib.ticks`)
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from carpark_dagster.domain.config import parse_config
 from carpark_dagster.domain.events import EVENT_COLUMNS
-from carpark_dagster.domain.windows import Window, parse_moment, windows_between
+from carpark_dagster.domain.windows import Window, floor_window, parse_moment, windows_between
 from carpark_dagster.lib.ticks import (
     TickPlan,
     TickWindows,
@@ -294,3 +298,47 @@ def test_a_second_writer_waits_then_fails_naming_the_first(postgres):
     # Released: the next writer gets in at once.
     with PostgresResource(dsn=postgres.dsn, writer_lock_wait_s=0).writer_lock("carpark replay"):
         pass
+
+
+# ---------------------------------------------------------------------------- no partitions
+
+
+def test_the_dagster_cli_materialises_everything_due_without_a_partition(
+    postgres, search, tmp_path
+):
+    """`dagster asset materialize --select '*'`, as an operator types it: no partition to
+    pick; the run processes every window due since CARPARK_START."""
+    now = datetime.now(UTC)
+    start = floor_window(now) - timedelta(minutes=30)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "CARPARK_POSTGRES_DSN": postgres.dsn,
+        "CARPARK_ES_URL": search.url,
+        "CARPARK_ES_ALIAS": search.alias,
+        "CARPARK_ES_LEGACY_ALIAS": "none",
+        "CARPARK_START": start.isoformat(),
+    }
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "asset",
+            "materialize",
+            "--select",
+            "*",
+            "-m",
+            "carpark_dagster.definitions",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    progress = postgres.tick_progress()
+    assert progress.start_at == start
+    # Every window complete when the run planned it (the clock may have moved on since).
+    assert progress.processed_until >= floor_window(now)
+    assert progress.processed_until - start >= timedelta(minutes=30)

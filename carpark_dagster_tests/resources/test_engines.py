@@ -10,7 +10,7 @@ import elasticsearch
 import opensearchpy
 import pytest
 
-from carpark_dagster.resources.engines import ConnectionSettings, connect, redact
+from carpark_dagster.resources.engines import ConnectionSettings, EngineError, connect, redact
 
 
 def test_elasticsearch_gets_the_official_elasticsearch_client_with_basic_auth():
@@ -58,6 +58,6 @@ def test_an_unreachable_engine_is_named_without_credentials():
     engine = connect(
         ConnectionSettings(url="http://user:pw@127.0.0.1:9", max_retries=0), engine="opensearch"
     )
-    with pytest.raises(Exception, match=r"http://127\.0\.0\.1:9 is unreachable") as caught:
+    with pytest.raises(EngineError, match=r"http://127\.0\.0\.1:9 is unreachable") as caught:
         engine.request("GET", "/")
     assert "pw" not in str(caught.value)
