@@ -105,6 +105,36 @@ def build_tick(
     )
 
 
+def closed_in(batches: list[TickBatch]) -> pd.DataFrame:
+    """The sessions the batches closed."""
+    closed = [b.closed for b in batches if len(b.closed)]
+    return pd.concat(closed, ignore_index=True) if closed else pd.DataFrame()
+
+
+def figures(batches: list[TickBatch]) -> dict[str, int]:
+    """What the batches of a run did, in numbers."""
+    closed = closed_in(batches)
+    return {
+        "windows": len(batches),
+        "closed_sessions": len(closed),
+        "opened_sessions": sum(len(b.opened) for b in batches),
+        "ended_exit_not_recorded": sum(len(b.ended_without_exit) for b in batches),
+        "anomalies": sum(len(b.anomalies) for b in batches),
+        "duplicate_events": sum(b.duplicate_events for b in batches),
+        "already_seen_events": sum(b.already_seen_events for b in batches),
+        "revenue_cents": int(closed["charge_cents"].sum()) if len(closed) else 0,
+    }
+
+
+def anomalies_by_reason(batches: list[TickBatch]) -> pd.DataFrame:
+    """How many events were set aside, per reason (without the detail in brackets)."""
+    reasons = [b.anomalies["reason"] for b in batches if len(b.anomalies)]
+    if not reasons:
+        return pd.DataFrame({"reason": [], "count": []})
+    counts = pd.concat(reasons).str.replace(r" \(.*\)$", "", regex=True).value_counts()
+    return counts.rename_axis("reason").reset_index(name="count")
+
+
 def state_query(events: pd.DataFrame, window: Window, config: CarparkConfig) -> StateQuery:
     """What a window's tick reads of the stored state (see `StateQuery`)."""
     as_of = pd.Timestamp(window.end)

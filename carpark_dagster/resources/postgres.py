@@ -542,6 +542,11 @@ class PostgresResource(dg.ConfigurableResource):
                 {"updated_at": after[0], "session_id": after[1], "limit": limit},
             )
 
+    def waiting_events(self) -> int:
+        """Events waiting to be paired (exits whose entry has not come), all plates."""
+        with self.connect() as conn:
+            return conn.execute("SELECT count(*) FROM carpark.pending_events").fetchone()[0]
+
     def watermark(self, consumer: str) -> Watermark:
         with self.connect() as conn:
             row = conn.execute(SELECT_WATERMARK, (consumer,)).fetchone()

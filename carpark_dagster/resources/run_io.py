@@ -6,10 +6,8 @@ shared by every process of a run (a volume in docker-compose).
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -17,17 +15,11 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-
-def _default_base_dir() -> str:
-    home = os.environ.get("DAGSTER_HOME")
-    root = (
-        Path(home) / "storage" if home else Path(tempfile.gettempdir()) / "carpark-dagster-storage"
-    )
-    return str(root / "runs")
+from carpark_dagster.resources.storage import storage_path
 
 
 class RunPickleIOManager(dg.ConfigurableIOManager):
-    base_dir: str = Field(default_factory=_default_base_dir)
+    base_dir: str = Field(default_factory=lambda: storage_path("runs"))
     retention_days: float = Field(
         default=7, gt=0, description="Runs' data older than this is deleted when a run writes."
     )

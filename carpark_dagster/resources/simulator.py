@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import time
 from datetime import date, datetime
 from functools import lru_cache
@@ -30,18 +29,11 @@ from carpark_dagster.domain.simulator import (
     plan_prefix,
     simulate_window,
 )
+from carpark_dagster.resources.storage import storage_path
 
 # Change it when a plan's arrays or the way they are made change: old plans are then unused.
 PLAN_FORMAT = 3
 PLAN_RETENTION_DAYS = 7
-
-
-def _default_plan_dir() -> str:
-    home = os.environ.get("DAGSTER_HOME")
-    root = (
-        Path(home) / "storage" if home else Path(tempfile.gettempdir()) / "carpark-dagster-storage"
-    )
-    return str(root / "simulator-plans")
 
 
 class GateSimulatorResource(dg.ConfigurableResource):
@@ -59,7 +51,7 @@ class GateSimulatorResource(dg.ConfigurableResource):
         description="Share of sessions with a lost, late or repeated read.",
     )
     plan_dir: str = Field(
-        default_factory=_default_plan_dir,
+        default_factory=lambda: storage_path("simulator-plans"),
         description="Where each location's planned day is kept (a week; rebuilt when missing).",
     )
 

@@ -9,12 +9,16 @@ import time
 from datetime import UTC, datetime
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from carpark_dagster.domain.earnings import top_average_charges, totals_differences
 from carpark_dagster.domain.sessions import format_watermark
-from carpark_dagster.domain.ticks import charges_off_tariff
+from carpark_dagster.domain.ticks import (
+    anomalies_by_reason,
+    charges_off_tariff,
+    closed_in,
+    figures,
+)
 from carpark_dagster.domain.windows import parse_moment
 from carpark_dagster.lib.search_sync import (
     SYNC_CONSUMER,
@@ -134,35 +138,17 @@ def closed_sessions(
     config = carpark_config.load()
     postgres.record_locations(config)
     run = close_windows(postgres, config, raw_car_events)
-    ticks = run.batches
-    closed = pd.concat([t.closed for t in ticks]) if ticks else pd.DataFrame()
+    closed = closed_in(run.batches)
     mismatches = charges_off_tariff(closed, config) if len(closed) else []
-    anomalies = pd.concat([t.anomalies for t in ticks]) if ticks else pd.DataFrame()
-    figures = {
-        "closed_sessions": len(closed),
-        "opened_sessions": sum(len(t.opened) for t in ticks),
-        "ended_exit_not_recorded": sum(len(t.ended_without_exit) for t in ticks),
-        "events_waiting": len(ticks[-1].pending) if ticks else 0,
-        "anomalies": len(anomalies),
-        "duplicate_events": sum(t.duplicate_events for t in ticks),
-        "already_seen_events": sum(t.already_seen_events for t in ticks),
-        "revenue_cents": int(closed["charge_cents"].sum()) if len(closed) else 0,
-    }
-    context.log.info("%d windows in %.2fs: %s", len(ticks), time.perf_counter() - started, figures)
-    reasons = (
-        anomalies["reason"].str.replace(r" \(.*\)$", "", regex=True).value_counts()
-        if len(anomalies)
-        else pd.Series(dtype=int)
-    )
+    numbers = figures(run.batches)
+    context.log.info("closed the windows in %.2fs: %s", time.perf_counter() - started, numbers)
+    reasons = anomalies_by_reason(run.batches)
     yield dg.Output(
         run,
         metadata={
-            **figures,
-            "windows": len(ticks),
+            **numbers,
             "anomalies_by_reason": dg.MetadataValue.md(
-                reasons.rename_axis("reason").reset_index().to_markdown(index=False)
-                if len(reasons)
-                else "none"
+                reasons.to_markdown(index=False) if len(reasons) else "none"
             ),
         },
     )
@@ -201,6 +187,7 @@ def carpark_table(
             "events_stored": sum(c.events_stored for c in counts),
             "sessions_written": sum(c.sessions_written for c in counts),
             "anomalies_quarantined": sum(c.anomalies_quarantined for c in counts),
+            "events_waiting": postgres.waiting_events(),
             "processed_until": progress.processed_until.isoformat() if progress else "-",
             "postgres": postgres.describe(),
         }
