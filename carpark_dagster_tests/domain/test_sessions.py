@@ -549,3 +549,21 @@ def test_a_pending_exit_is_given_up_exactly_when_it_falls_out_of_the_window():
     later = store.tick(events(), as_of=edge + timedelta(microseconds=1))
     assert reasons(later) == {"x1": EXIT_WITHOUT_ENTRY}
     assert store.pending.empty
+
+
+def test_charges_and_durations_are_whole_numbers_never_floats():
+    store = Store()
+    batch = store.tick(
+        events(
+            ("e1", "P1", "Park0", "entry", 0),
+            ("x1", "P1", "Park0", "exit", 95),
+            ("e2", "P2", "Park0", "entry", 5),
+            ("e3", "P2", "Park0", "entry", 50),  # ends P2's first stay: exit not recorded
+        )
+    )
+    priced = price_sessions(batch.sessions, DEFAULT_TARIFF).set_index("session_id")
+    assert str(priced["charge_cents"].dtype) == "Int64"
+    assert str(priced["duration_seconds"].dtype) == "Int64"
+    assert priced.loc[session_id_for("e1"), "charge_cents"] == 240
+    assert priced.loc[session_id_for("e2"), "charge_cents"] == 0
+    assert priced.loc[session_id_for("e3"), "charge_cents"] is pd.NA

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from carpark_dagster.domain.tariff import (
@@ -579,3 +579,27 @@ def test_without_caps_every_started_unit_is_charged(tariff, entry, duration):
     if duration > timedelta(minutes=tariff.grace_minutes):
         expected = -(-duration // unit) * tariff.unit_cents
     assert charge(tariff, entry, entry + duration) == expected
+
+
+@given(
+    st.lists(st.integers(20 * 3600, 28 * 3600), min_size=2, max_size=40),
+    st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=1, max_size=50),
+    st.integers(3600, 23 * 3600),
+)
+# Nights drifting later (the first guess too far) and earlier (not far enough) every day.
+@example(gaps=[28 * 3600] * 12, where=[0.5, 0.7, 0.95], length=8 * 3600)
+@example(gaps=[20 * 3600] * 12, where=[0.5, 0.7, 0.95], length=8 * 3600)
+def test_the_night_lookup_agrees_with_a_binary_search(gaps, where, length):
+    """Nights open about a day apart (clock changes move them; here by up to four hours
+    either way, so that the first guess is off in both directions) and never overlap; every
+    instant between the first night's opening and the last one's closing finds the first night
+    closing after it, as a binary search would."""
+    from carpark_dagster.domain.tariff import _first_closing_after
+
+    second = 1_000_000_000
+    opens = np.cumsum([0, *gaps], dtype=np.int64) * second
+    closes = np.minimum(opens + length * second, np.append(opens[1:], np.iinfo(np.int64).max))
+    first, last = int(opens[0]), int(closes[-1]) - 1
+    instants = np.array([first + int(w * (last - first)) for w in where], dtype=np.int64)
+    expected = np.searchsorted(closes, instants, side="right")
+    assert _first_closing_after(opens, closes, instants.copy()).tolist() == expected.tolist()

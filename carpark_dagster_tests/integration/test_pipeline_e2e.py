@@ -136,18 +136,25 @@ def test_re_running_a_tick_changes_nothing(postgres, search, tmp_path):
 
 @pytest.mark.services
 def test_the_lab_view_reports_dollars(postgres, search, tmp_path):
+    """Every row of the lab's view, each in exact dollars of its session's cents (the view once
+    was checked on one row only)."""
     _tick(_resources(postgres, search, tmp_path), FIRST_TICK)
     with postgres.connect() as conn:
-        row = conn.execute(
-            """SELECT s.charge_cents, c."Parking_Charges"
+        rows = conn.execute(
+            """SELECT s.status, s.charge_cents, c."Parking_Charges"
                FROM carpark.parking_sessions s
-               JOIN public."CarPark" c ON c."Plate" = s.plate
-                AND c."Entry_DateTime" = s.entry_time AND c."LocationID" = s.location_id
-               WHERE s.exit_time IS NOT NULL LIMIT 1"""
-        ).fetchone()
-    cents, dollars = row
-    assert isinstance(dollars, Decimal)
-    assert dollars * 100 == cents
+               LEFT JOIN public."CarPark" c ON c."Plate" = s.plate
+                AND c."Entry_DateTime" = s.entry_time AND c."LocationID" = s.location_id"""
+        ).fetchall()
+        view_rows = conn.execute('SELECT count(*) FROM public."CarPark"').fetchone()[0]
+    shown = [
+        (status, cents, dollars) for status, cents, dollars in rows if status != "exit_not_recorded"
+    ]
+    assert len(shown) == view_rows > 100  # one view row per session, none twice
+    closed = [(cents, dollars) for status, cents, dollars in shown if status == "closed"]
+    assert len(closed) > 100
+    assert all(isinstance(d, Decimal) and d * 100 == c for c, d in closed)
+    assert all(d is None for status, _, d in shown if status == "open")
 
 
 def test_unreachable_postgres_is_named_without_the_password():
