@@ -27,6 +27,8 @@ def test_the_top_five_are_ranked_by_average_charge_with_ties_by_location():
     assert list(ranking.columns) == RANKING_COLUMNS
     assert ranking["location_id"].tolist() == ["Park4", "Park1", "Park0", "Park2", "Park5"]
     assert ranking["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert ranking["sessions"].tolist() == [5, 3, 4, 2, 2]
+    assert ranking["total_charge_cents"].tolist() == [1000, 400, 480, 240, 121]
     assert ranking["average_charge_cents"].tolist() == [
         Decimal("200.00"),
         Decimal("133.33"),
@@ -61,14 +63,29 @@ def test_reconciliation_names_every_location_that_differs():
 
     differences = totals_differences(postgres, index)
 
-    assert [d["location_id"] for d in differences] == ["Park1", "Park2", "Park9"]
-    assert differences[1] == {
-        "location_id": "Park2",
-        "postgres_sessions": 1,
-        "index_documents": 0,
-        "postgres_charge_cents": 60,
-        "index_charge_cents": 0,
-    }
+    assert differences == [
+        {
+            "location_id": "Park1",
+            "postgres_sessions": 2,
+            "index_documents": 2,
+            "postgres_charge_cents": 120,
+            "index_charge_cents": 180,
+        },
+        {
+            "location_id": "Park2",
+            "postgres_sessions": 1,
+            "index_documents": 0,
+            "postgres_charge_cents": 60,
+            "index_charge_cents": 0,
+        },
+        {
+            "location_id": "Park9",
+            "postgres_sessions": 0,
+            "index_documents": 1,
+            "postgres_charge_cents": 0,
+            "index_charge_cents": 1,
+        },
+    ]
     assert totals_differences(postgres, list(postgres)) == []
 
 

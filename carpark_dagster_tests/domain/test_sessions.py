@@ -16,6 +16,7 @@ from carpark_dagster.domain.sessions import (
     FUTURE_TOLERANCE,
     IN_THE_FUTURE,
     OPEN,
+    SESSION_COLUMNS,
     TOO_LATE,
     SessionState,
     close_sessions,
@@ -304,6 +305,7 @@ def test_re_applying_the_same_events_changes_nothing():
     store.tick(batch_events)
     again = close_sessions(store.state(batch_events, LATER), events(), LATER)
     assert again.sessions.empty
+    assert list(again.sessions.columns) == SESSION_COLUMNS
 
 
 # --------------------------------------------------------------------------- properties
@@ -531,10 +533,11 @@ def test_an_event_exactly_at_the_future_tolerance_is_taken_and_one_after_it_is_n
 
 def test_an_exit_at_the_same_instant_as_its_entry_closes_it_for_nothing():
     store = Store()
+    # The exit's id sorts before the entry's: the order of kinds decides, not the ids.
     batch = store.tick(
-        events(("x1", "P1", "Park0", "exit", 10), ("e1", "P1", "Park0", "entry", 10))
+        events(("a-out", "P1", "Park0", "exit", 10), ("z-in", "P1", "Park0", "entry", 10))
     )
-    assert store.closed() == {session_id_for("e1"): ("e1", "x1")}
+    assert store.closed() == {session_id_for("z-in"): ("z-in", "a-out")}
     priced = price_sessions(batch.sessions, DEFAULT_TARIFF)
     assert priced["charge_cents"].tolist() == [0]
     assert priced["duration_seconds"].tolist() == [0]
@@ -567,3 +570,79 @@ def test_charges_and_durations_are_whole_numbers_never_floats():
     assert priced.loc[session_id_for("e1"), "charge_cents"] == 240
     assert priced.loc[session_id_for("e2"), "charge_cents"] == 0
     assert priced.loc[session_id_for("e3"), "charge_cents"] is pd.NA
+
+
+def test_every_plate_past_its_max_stay_is_ended_not_only_the_last_one_looked_at():
+    store = Store(max_stay=timedelta(hours=3))
+    store.tick(
+        events(
+            ("a1", "P-A", "Park0", "entry", 0),
+            ("b1", "P-B", "Park0", "entry", 1),
+            ("c1", "P-C", "Park1", "entry", 2),
+        )
+    )
+    store.tick(events(), as_of=pd.Timestamp(T0 + timedelta(hours=4)))
+    assert store.open() == set()
+    assert {sid: by for sid, (_, by) in store.ended_without_exit().items()} == {
+        session_id_for("a1"): None,
+        session_id_for("b1"): None,
+        session_id_for("c1"): None,
+    }
+
+
+def test_an_old_window_processed_again_leaves_an_expired_session_ended():
+    """A replay of the entry's window, after the stay expired: its events are known, and the
+    stored end stands, though the replay's time is before it."""
+    store = Store(max_stay=timedelta(hours=3))
+    entry = events(("e1", "P1", "Park0", "entry", 0))
+    store.tick(entry, as_of=pd.Timestamp(T0 + timedelta(minutes=5)))
+    store.tick(events(), as_of=pd.Timestamp(T0 + timedelta(hours=4)))
+    assert set(store.ended_without_exit()) == {session_id_for("e1")}
+
+    config = parse_config(
+        {
+            "defaults": {"max_stay_hours": 3, "capacity": 10, "sessions_per_day": 10},
+            "tariffs": {"default": {}},
+            "locations": {"Park0": {}},
+        }
+    )
+    replay = build_tick(
+        entry,
+        already_seen={"e1"},
+        state=store.state(entry, pd.Timestamp(T0 + timedelta(minutes=5))),
+        config=config,
+        as_of=pd.Timestamp(T0 + timedelta(minutes=5)),
+    )
+    assert replay.already_seen_events == 1
+    assert replay.sessions.empty  # not re-opened, nor ended again elsewhere
+
+
+def test_an_exit_before_the_only_open_entry_is_named_so():
+    store = Store()
+    store.tick(events(("e1", "P1", "Park0", "entry", 60), ("x0", "P1", "Park0", "exit", 30)))
+    batch = store.tick(events(), as_of=LATER + timedelta(days=1))
+    assert reasons(batch) == {"x0": f"{EXIT_BEFORE_ENTRY} ({session_id_for('e1')})"}
+
+
+def test_a_waiting_exit_read_again_exactly_at_the_edge_still_waits():
+    store = Store()
+    store.tick(events(("x1", "P1", "Park0", "exit", 0)))
+    edge = pd.Timestamp(T0 + timedelta(hours=24))  # as_of - lateness == the exit's time
+    # A later entry of the plate makes the tick read the waiting exit at exactly the edge.
+    batch = store.tick(events(("e2", "P1", "Park0", "entry", 24 * 60)), as_of=edge)
+    assert batch.anomalies.empty
+    assert batch.pending["event_id"].tolist() == ["x1"]
+
+
+def test_a_quarantined_event_keeps_its_whole_record():
+    store = Store()
+    store.tick(events(("x0", "P9", "Park1", "exit", 1)))
+    batch = store.tick(events(), as_of=LATER + timedelta(days=1))
+    [record] = batch.anomalies["record"].tolist()
+    assert record == {
+        "event_id": "x0",
+        "plate": "P9",
+        "location_id": "Park1",
+        "event_type": "exit",
+        "event_time": (T0 + timedelta(minutes=1)).isoformat(),
+    }

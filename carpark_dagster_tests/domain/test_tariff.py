@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from carpark_dagster.domain.tariff import (
@@ -603,3 +603,20 @@ def test_the_night_lookup_agrees_with_a_binary_search(gaps, where, length):
     instants = np.array([first + int(w * (last - first)) for w in where], dtype=np.int64)
     expected = np.searchsorted(closes, instants, side="right")
     assert _first_closing_after(opens, closes, instants.copy()).tolist() == expected.tolist()
+
+
+long_stays = st.integers(0, 5 * 86_400).map(lambda s: timedelta(seconds=s))
+
+
+@settings(max_examples=300)
+@given(
+    tariffs(zones=FIXED_ZONES + DST_ZONES, night=True, daily=True),
+    st.lists(st.tuples(entries, long_stays), min_size=1, max_size=30),
+)
+def test_vectorised_pricing_with_both_caps_agrees_with_the_reference(tariff, stays):
+    """Night cap and daily cap together, over stays of up to five days: the vectorised path
+    that splits periods and nights (`_daily_capped`) against the scalar reference."""
+    expected = [tariff.charge_cents(entry, entry + duration) for entry, duration in stays]
+    entry_ns = np.array([ns(entry) for entry, _ in stays], dtype=np.int64)
+    exit_ns = np.array([ns(entry + duration) for entry, duration in stays], dtype=np.int64)
+    assert tariff.price(entry_ns, exit_ns).tolist() == expected

@@ -39,6 +39,7 @@ def test_only_complete_windows_are_due():
 def test_a_long_outage_is_caught_up_oldest_first_at_most_limit_windows_a_run():
     six_hours_later = NINE + timedelta(hours=6)
     assert len(due_windows(NINE, six_hours_later, limit=288)) == 72
+    assert due_windows(NINE, six_hours_later, limit=1) == [Window(NINE, NINE + WINDOW)]
     first_run = due_windows(NINE, six_hours_later, limit=50)
     assert first_run == windows_between(NINE, NINE + 50 * WINDOW)
     assert due_windows(first_run[-1].end, six_hours_later, limit=50)[0].start == first_run[-1].end
