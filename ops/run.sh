@@ -12,4 +12,4 @@ host="${CARPARK_DAGSTER_HOST:-127.0.0.1}"
 port="${CARPARK_DAGSTER_PORT:-3000}"
 echo "[run] Dagster UI: http://$host:$port  (Ctrl-C stops Dagster; 'make down' stops the services)"
 # exec: Dagster gets Ctrl-C directly and shuts its webserver, daemon and code server down.
-exec .venv/bin/dagster dev -m carpark_dagster.definitions -h "$host" -p "$port"
+exec .venv/bin/dagster dev -w workspace.yaml -h "$host" -p "$port"
