@@ -183,18 +183,16 @@ def process_windows(
     would hold it after the windows before it (`StateLedger`)."""
     if not windows:
         return []
+
+    def tick(window: Window, events: pd.DataFrame, seen: set[str], state: SessionState):
+        return build_tick(
+            events, seen, state, config, as_of=pd.Timestamp(window.end), window=window
+        )
+
     if len(windows) == 1:  # a live tick: its own read is exactly its state
         [(window, events)] = windows
-        return [
-            build_tick(
-                events,
-                already_seen=known_event_ids(events["event_id"].unique().tolist()),
-                state=read_state(state_query(events, window, config)),
-                config=config,
-                as_of=pd.Timestamp(window.end),
-                window=window,
-            )
-        ]
+        seen = known_event_ids(events["event_id"].unique().tolist())
+        return [tick(window, events, seen, read_state(state_query(events, window, config)))]
     all_events = pd.concat([events for _, events in windows], ignore_index=True)
     ledger = StateLedger(
         read_state(range_state_query(windows, config)),
@@ -202,15 +200,9 @@ def process_windows(
     )
     batches = []
     for number, (window, events) in enumerate(windows, start=1):
-        batch = build_tick(
-            events,
-            already_seen=ledger.known(events["event_id"]),
-            state=ledger.state_for(state_query(events, window, config)),
-            config=config,
-            as_of=pd.Timestamp(window.end),
-            window=window,
-        )
-        if number < len(windows):
+        state = ledger.state_for(state_query(events, window, config))
+        batch = tick(window, events, ledger.known(events["event_id"]), state)
+        if number < len(windows):  # the last one's state is read by nobody
             ledger.apply(batch.sessions, batch.pending, batch.released_pending_ids, batch.events)
         batches.append(batch)
     return batches
