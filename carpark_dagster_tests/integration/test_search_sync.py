@@ -587,3 +587,43 @@ def test_a_tick_that_commits_after_a_later_one_started_still_reaches_the_index(
 
     assert first.indexed + second.indexed == 2
     assert set(documents(search)) == {"a1", "b1"} == closed_ids(postgres)
+
+
+def test_a_tick_that_began_first_but_commits_last_still_reaches_the_index(
+    postgres, search, monkeypatch
+):
+    """Tick B opens its transaction first, then is slow to take the tick lock; tick A begins
+    after it, commits, and a sync moves the watermark past A's rows; then B commits. B's rows
+    must still be above the watermark: updated_at is read after the lock (clock_timestamp),
+    not at the transaction's start (now() would put them below it, lost to the index)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from carpark_dagster.resources import postgres as postgres_module
+    from carpark_dagster_tests.integration.test_postgres import tick_of
+
+    b_has_begun, b_may_go = threading.Event(), threading.Event()
+
+    class SlowForB(ThreadPoolExecutor):
+        # record_tick makes its exit-log thread after BEGIN and before taking the lock.
+        def submit(self, fn, /, *args, **kwargs):
+            if threading.current_thread().name == "tick-b":
+                b_has_begun.set()
+                assert b_may_go.wait(30)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(postgres_module, "ThreadPoolExecutor", SlowForB)
+    other = tick_of([("b1", 5, 45)])
+    other = dataclasses.replace(other, sessions=other.sessions.assign(location_id="Park1"))
+    tick_b = threading.Thread(name="tick-b", target=postgres.record_tick, args=(other, "test"))
+    tick_b.start()
+    assert b_has_begun.wait(30)
+    time.sleep(0.05)  # B's transaction is older than A's by a clear margin
+    postgres.record_tick(tick_of([("a1", 0, 40)]), "test")
+    first = sync(postgres, search)
+    b_may_go.set()
+    tick_b.join(30)
+
+    second = sync(postgres, search)
+
+    assert (first.indexed, second.indexed) == (1, 1)
+    assert set(documents(search)) == {"a1", "b1"} == closed_ids(postgres)
