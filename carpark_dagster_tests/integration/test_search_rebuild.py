@@ -29,6 +29,7 @@ from carpark_dagster_tests.integration.search_data import (
     session_id,
     stored_watermark,
 )
+from carpark_dagster_tests.integration.test_postgres import kill_once_marked
 
 pytestmark = pytest.mark.services
 
@@ -237,3 +238,50 @@ def test_a_mapping_change_that_needs_a_rebuild_warns_until_one_applies_it(postgr
     (properties,) = (m["mappings"]["properties"] for m in mapping.values())
     assert properties["entry_time"] == {"type": "date", "format": "strict_date_optional_time"}
     assert len(documents(search)) == 40
+
+
+REBUILD_KILLED_AT = """
+import logging, time
+from pathlib import Path
+from carpark_dagster.lib.search_rebuild import rebuild_search_index
+from carpark_dagster.resources import ElasticsearchResource, PostgresResource
+from carpark_dagster.resources import postgres as pg
+from carpark_dagster.resources import search as es
+
+target = {"before the alias swap": (es.SessionIndex, "swap_aliases"),
+          "before the watermark": (pg.PostgresResource, "set_watermark")}[point]
+def stop_here(*args, **kwargs):
+    Path(marker).write_text(point)
+    time.sleep(60)
+setattr(*target, stop_here)
+postgres = PostgresResource(dsn=dsn)
+search = ElasticsearchResource(url=url, alias=alias, legacy_alias=None)
+with search.session_index() as index:
+    rebuild_search_index(postgres, index, logging.getLogger("child"))
+"""
+
+
+@pytest.mark.parametrize("point", ["before the alias swap", "before the watermark"])
+def test_a_rebuild_killed_at_a_marked_point_is_repaired_by_the_next_one(
+    postgres, search, tmp_path, point
+):
+    add_sessions(postgres, 1, 300, open_every=7)
+    with search.session_index() as index:
+        sync_changed_sessions(postgres, index, log)
+    before = stored_watermark(postgres)
+    marker = tmp_path / "reached"
+    where = (postgres.dsn, SEARCH_URL, search.alias, point, str(marker))
+    kill_once_marked(f"dsn, url, alias, point, marker = {where!r}\n{REBUILD_KILLED_AT}", marker)
+
+    # Killed: readers still have every document, from the old index or the new one.
+    serving = "v1" if point == "before the alias swap" else "v2"
+    assert aliases_of(search)[f"{search.alias}-{serving}"] == {search.alias}
+    assert set(documents(search)) == closed_ids(postgres)
+    assert stored_watermark(postgres) == before  # the kill came before it moved
+
+    with search.session_index() as index:
+        outcome = rebuild_search_index(postgres, index, log)
+    # The next rebuild drops what the killed one left, and ends where a clean one would.
+    assert aliases_of(search) == {outcome.new_index: {search.alias}}
+    assert set(documents(search)) == closed_ids(postgres)
+    assert stored_watermark(postgres) == outcome.watermark == last_key(postgres)
