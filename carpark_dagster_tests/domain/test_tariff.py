@@ -620,3 +620,35 @@ def test_vectorised_pricing_with_both_caps_agrees_with_the_reference(tariff, sta
     entry_ns = np.array([ns(entry) for entry, _ in stays], dtype=np.int64)
     exit_ns = np.array([ns(entry + duration) for entry, duration in stays], dtype=np.int64)
     assert tariff.price(entry_ns, exit_ns).tolist() == expected
+
+
+SGT = ZoneInfo("Asia/Singapore")
+MICRO = timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(
+    ("tariff", "entry", "stay", "cents"),
+    [
+        # The default tariff's block edge, across midnight: exactly 30:00 is one block.
+        (DEFAULT_TARIFF, datetime(2026, 11, 27, 23, 45, tzinfo=SGT), timedelta(minutes=30), 60),
+        (
+            DEFAULT_TARIFF,
+            datetime(2026, 11, 27, 23, 45, tzinfo=SGT),
+            timedelta(minutes=30) + MICRO,
+            120,
+        ),
+        # hdb_eps' grace edge, across midnight and inside the night window: 15:00 is free,
+        # a microsecond more pays all 16 started minutes.
+        (hdb_eps(), datetime(2026, 11, 27, 23, 50, tzinfo=SGT), timedelta(minutes=15), 0),
+        (hdb_eps(), datetime(2026, 11, 27, 23, 50, tzinfo=SGT), timedelta(minutes=15) + MICRO, 32),
+        # hdb_eps' night edges: 22:00-22:30 outside (60), 22:30-07:00 capped (500), 07:00-07:30
+        # outside (60).
+        (hdb_eps(), datetime(2026, 11, 27, 22, 0, tzinfo=SGT), timedelta(hours=9, minutes=30), 620),
+        # A minute starting exactly at 07:00 is outside the night; one starting at 06:59 inside.
+        (hdb_eps(), datetime(2026, 11, 27, 22, 0, tzinfo=SGT), timedelta(hours=9, minutes=1), 562),
+        (hdb_eps(), datetime(2026, 11, 27, 22, 0, tzinfo=SGT), timedelta(hours=9), 560),
+    ],
+)
+def test_block_grace_and_night_edges_across_midnight(tariff, entry, stay, cents):
+    assert tariff.charge_cents(entry, entry + stay) == cents
+    assert tariff.price(np.array([ns(entry)]), np.array([ns(entry + stay)])).tolist() == [cents]

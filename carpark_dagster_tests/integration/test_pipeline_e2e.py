@@ -115,17 +115,23 @@ def test_two_ticks_agree_across_postgres_search_and_earnings(postgres, search, t
 def test_re_running_a_tick_changes_nothing(postgres, search, tmp_path):
     resources = _resources(postgres, search, tmp_path)
     _tick(resources, FIRST_TICK)
-    snapshot = """SELECT session_id, exit_time, charge_cents, updated_at
-                  FROM carpark.parking_sessions ORDER BY session_id"""
+    # Everything a tick writes, not only the sessions (the re-run once compared those alone).
+    snapshots = [
+        """SELECT session_id, status, exit_time, ended_at, charge_cents, updated_at
+           FROM carpark.parking_sessions ORDER BY session_id""",
+        "SELECT event_id FROM carpark.gate_events ORDER BY event_id",
+        "SELECT event_id, event_time FROM carpark.pending_events ORDER BY event_id",
+        "SELECT record_key, reason, first_seen FROM carpark.quarantine ORDER BY 1, 2",
+        "SELECT * FROM carpark.location_totals ORDER BY location_id",
+        "SELECT * FROM carpark.tick_progress",
+    ]
     with postgres.connect() as conn:
-        before = conn.execute(snapshot).fetchall()
-        events_before = conn.execute("SELECT count(*) FROM carpark.gate_events").fetchone()
+        before = [conn.execute(sql).fetchall() for sql in snapshots]
 
     result = _tick(resources, NEXT_TICK, replay=FIRST_RANGE)
 
     with postgres.connect() as conn:
-        assert conn.execute(snapshot).fetchall() == before
-        assert conn.execute("SELECT count(*) FROM carpark.gate_events").fetchone() == events_before
+        assert [conn.execute(sql).fetchall() for sql in snapshots] == before
     synced = [
         m.metadata["documents_indexed"].value
         for m in result.asset_materializations_for_node("es_index")
