@@ -1,5 +1,7 @@
 """Carpark earnings platform: a Dagster project.
 
-`carpark_dagster.domain` holds the carpark rules (events, sessions, tariff, simulator) as plain
-Python; `carpark_dagster.resources` owns all I/O; `carpark_dagster.definitions` wires the assets.
+`carpark_dagster.domain` holds the carpark rules (events, sessions, tariffs, windows, the
+simulator, earnings) as plain Python; `carpark_dagster.resources` owns all I/O;
+`carpark_dagster.lib` is the work the assets, jobs and the `carpark` command share;
+`carpark_dagster.defs` are the Dagster definitions that `carpark_dagster.definitions` loads.
 """
