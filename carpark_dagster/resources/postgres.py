@@ -66,6 +66,7 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = %s
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
 SELECT_PROGRESS = "SELECT start_at, processed_until FROM carpark.tick_progress"
+COUNT_WAITING_EVENTS = "SELECT count(*) FROM carpark.pending_events"
 START_PROGRESS = """
 INSERT INTO carpark.tick_progress (start_at, processed_until) VALUES (%(start)s, %(start)s)
 ON CONFLICT (singleton) DO NOTHING
@@ -545,7 +546,7 @@ class PostgresResource(dg.ConfigurableResource):
     def waiting_events(self) -> int:
         """Events waiting to be paired (exits whose entry has not come), all plates."""
         with self.connect() as conn:
-            return conn.execute("SELECT count(*) FROM carpark.pending_events").fetchone()[0]
+            return conn.execute(COUNT_WAITING_EVENTS).fetchone()[0]
 
     def watermark(self, consumer: str) -> Watermark:
         with self.connect() as conn:
