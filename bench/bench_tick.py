@@ -81,6 +81,7 @@ def run_tick(args: argparse.Namespace) -> dict:
         CarparkConfigResource,
         ElasticsearchResource,
         GateSimulatorResource,
+        InboxResource,
         PostgresResource,
         RunPickleIOManager,
         TickClockResource,
@@ -94,6 +95,7 @@ def run_tick(args: argparse.Namespace) -> dict:
             seed=8, volume_scale=args.scale, plan_dir=args.plan_dir
         ),
         "io_manager": RunPickleIOManager(base_dir=args.io_dir),
+        "inbox": InboxResource(),
         "tick_clock": TickClockResource(
             start=START, now=args.now, max_windows_per_run=args.max_windows
         ),

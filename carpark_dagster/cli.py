@@ -2,6 +2,7 @@
 
     carpark migrate [--status] [--allow-drop]
     carpark import-legacy FILE [FILE ...]
+    carpark ingest FILE [FILE ...]
     carpark replay --from TIME --to TIME
     carpark search rebuild [--page-size N]
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from carpark_dagster.domain.config import ConfigError
 from carpark_dagster.domain.legacy import LegacyFormatError
 from carpark_dagster.domain.windows import WindowError, parse_moment
+from carpark_dagster.lib.inbox import REFUSED, FileOutcome, land_file
 from carpark_dagster.lib.legacy_import import import_legacy_file
 from carpark_dagster.lib.search_rebuild import (
     REBUILD_PAGE_SIZE,
@@ -31,10 +33,9 @@ from carpark_dagster.lib.search_rebuild import (
     rebuild_search_index,
 )
 from carpark_dagster.lib.ticks import (
-    SIMULATOR_SOURCE,
     close_windows,
+    gather_windows,
     plan_tick,
-    simulate_windows,
     store_batches,
 )
 from carpark_dagster.resources.engines import EngineError
@@ -90,6 +91,31 @@ def import_legacy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def ingest(args: argparse.Namespace) -> int:
+    """Land gate event files as the inbox does (each content once; the files stay where they
+    are); the next tick processes their events. Exit 2 when any file was refused."""
+    resources = build_resources(resolve=True)
+    postgres, inbox = resources["postgres"], resources["inbox"]
+    rules = inbox.rules(frozenset(resources["carpark_config"].load().locations))
+    now = resources["tick_clock"].current_time()
+    postgres.migrate()
+    refused = 0
+    with postgres.writer_lock("carpark ingest"):
+        for path in args.files:
+            if not path.is_file():
+                outcome = FileOutcome(path.name, REFUSED, reason="not a file")
+            else:
+                started = time.perf_counter()
+                outcome = land_file(postgres, path, rules, now)
+                log.info("%s read in %.1f s", path.name, time.perf_counter() - started)
+            print(outcome.summary())
+            refused += outcome.refused
+    if refused:
+        print(f"{refused} of {len(args.files)} files refused; nothing of them was loaded")
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def replay(args: argparse.Namespace) -> int:
     resources = build_resources(resolve=True)
     postgres = resources["postgres"]
@@ -99,10 +125,10 @@ def replay(args: argparse.Namespace) -> int:
     with postgres.writer_lock("carpark replay"):
         plan = plan_tick(postgres, resources["tick_clock"], replay=span)
         started = time.perf_counter()
-        run = close_windows(
-            postgres, config, simulate_windows(resources["gate_simulator"], config, plan)
-        )
-        counts = store_batches(postgres, run, source=SIMULATOR_SOURCE)
+        inbox = resources["inbox"]
+        simulator = resources["gate_simulator"] if inbox.simulator_on else None
+        run = close_windows(postgres, config, gather_windows(simulator, postgres, config, plan))
+        counts = store_batches(postgres, run)
     seconds = time.perf_counter() - started
     print(
         f"replayed {len(plan.windows)} windows, {plan.windows[0]} to {plan.windows[-1]} "
@@ -173,6 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
         "Import the lab's carpark_system.csv files into PostgreSQL (re-importing changes nothing).",
     )
     i.add_argument("files", nargs="+", type=Path, metavar="FILE", help="carpark_system.csv files")
+
+    g = command(
+        commands,
+        "ingest",
+        ingest,
+        "Load gate event files (.csv, .jsonl) as the inbox does: each file's content once, "
+        "bad records quarantined with their line, the next tick processes the events. Exit 2 "
+        "if any file was refused.",
+    )
+    g.add_argument("files", nargs="+", type=Path, metavar="FILE", help="gate event files")
 
     r = command(
         commands,

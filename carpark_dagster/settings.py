@@ -15,6 +15,7 @@ from carpark_dagster.resources import (
     CarparkConfigResource,
     ElasticsearchResource,
     GateSimulatorResource,
+    InboxResource,
     PostgresResource,
     RunPickleIOManager,
     TickClockResource,
@@ -101,6 +102,12 @@ def build_resources(
             ),
         ),
         "carpark_config": CarparkConfigResource(path=env.text("CARPARK_CONFIG")),
+        "inbox": InboxResource(
+            # Not secret, and checked when read: plain values.
+            source=os.environ.get("CARPARK_SOURCE") or InboxResource().source,
+            directory=os.environ.get("CARPARK_INBOX_DIR") or InboxResource().directory,
+            max_file_mb=env.int("CARPARK_INBOX_MAX_FILE_MB", InboxResource().max_file_mb),
+        ),
         "gate_simulator": GateSimulatorResource(
             seed=env.int("CARPARK_SIM_SEED", 8),
             volume_scale=_env_float("CARPARK_SIM_VOLUME_SCALE", 1.0),

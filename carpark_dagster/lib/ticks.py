@@ -12,6 +12,7 @@ from datetime import datetime
 import pandas as pd
 
 from carpark_dagster.domain.config import CarparkConfig
+from carpark_dagster.domain.events import EVENT_COLUMNS, empty_events
 from carpark_dagster.domain.ticks import TickBatch, process_windows
 from carpark_dagster.domain.windows import (
     Window,
@@ -29,7 +30,8 @@ from carpark_dagster.resources.postgres import (
 )
 from carpark_dagster.resources.simulator import GateSimulatorResource
 
-SIMULATOR_SOURCE = "simulator"
+# Where a run's events came from (`parking_sessions.source`).
+SIMULATOR, INBOX = "simulator", "inbox"
 
 # The events of each window, in order.
 WindowEvents = list[tuple[Window, pd.DataFrame]]
@@ -58,6 +60,7 @@ class TickWindows:
 
     plan: TickPlan
     events: WindowEvents
+    source: str = SIMULATOR  # what the events came from, kept on the sessions they make
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class TickRun:
 
     plan: TickPlan
     batches: list[TickBatch]
+    source: str = SIMULATOR
 
 
 def plan_tick(
@@ -95,15 +99,35 @@ def plan_tick(
     return TickPlan(windows=windows_between(start, end), progress=progress, replay=True)
 
 
-def simulate_windows(
-    simulator: GateSimulatorResource, config: CarparkConfig, plan: TickPlan
+def gather_windows(
+    simulator: GateSimulatorResource | None,
+    postgres: PostgresResource,
+    config: CarparkConfig,
+    plan: TickPlan,
 ) -> TickWindows:
-    """Each window's events from the simulated gates, which start empty at `start_at`."""
+    """Each window's events: the simulated gates' (unless `simulator` is None; they start
+    empty at `start_at`), then the events landed from files in that window, in arrival
+    order. A replay reads the same landed events again, so it gives what live ticks gave."""
+    if not plan.windows:
+        return TickWindows(plan, [], source=SIMULATOR if simulator is not None else INBOX)
+    landed = postgres.landed_events(plan.windows[0].start, plan.windows[-1].end)
     since = plan.progress.start_at
-    return TickWindows(
-        plan,
-        [(w, simulator.events_between(config, w.start, w.end, since)) for w in plan.windows],
-    )
+    events: WindowEvents = []
+    for window in plan.windows:
+        parts = []
+        if simulator is not None:
+            parts.append(simulator.events_between(config, window.start, window.end, since))
+        mine = landed[(landed["landed_at"] >= window.start) & (landed["landed_at"] < window.end)]
+        if len(mine):
+            parts.append(mine[EVENT_COLUMNS])
+        if not parts:
+            parts.append(empty_events())
+        window_events = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        events.append((window, window_events))
+    sources = [SIMULATOR] if simulator is not None else []
+    if len(landed) or not sources:
+        sources.append(INBOX)
+    return TickWindows(plan, events, source="+".join(sources))
 
 
 def close_windows(
@@ -113,10 +137,10 @@ def close_windows(
     batches = process_windows(
         windows.events, config, postgres.session_state, postgres.known_event_ids
     )
-    return TickRun(windows.plan, batches)
+    return TickRun(windows.plan, batches, windows.source)
 
 
-def store_batches(postgres: PostgresResource, run: TickRun, source: str) -> list[TickCounts]:
+def store_batches(postgres: PostgresResource, run: TickRun) -> list[TickCounts]:
     """Each batch in its own transaction, in order. A live window counts as processed in the
     same transaction, so a run that stops half-way leaves no gap and no double; a batch made
     from a state that has moved on since (an old run re-executed) is refused."""
@@ -126,5 +150,5 @@ def store_batches(postgres: PostgresResource, run: TickRun, source: str) -> list
             step = ProgressStep(expected=run.plan.progress.processed_until)
         else:
             step = ProgressStep(expected=batch.window.start, advance_to=batch.window.end)
-        counts.append(postgres.record_tick(batch, source=source, progress=step))
+        counts.append(postgres.record_tick(batch, source=run.source, progress=step))
     return counts

@@ -3,6 +3,7 @@ and the deployment's settings: locations and tariffs, the simulated gates, the t
 
 from carpark_dagster.resources.clock import TickClockResource
 from carpark_dagster.resources.config import CarparkConfigResource
+from carpark_dagster.resources.inbox import InboxResource
 from carpark_dagster.resources.postgres import PostgresResource
 from carpark_dagster.resources.run_io import RunPickleIOManager
 from carpark_dagster.resources.search import ElasticsearchResource
@@ -12,6 +13,7 @@ __all__ = [
     "CarparkConfigResource",
     "ElasticsearchResource",
     "GateSimulatorResource",
+    "InboxResource",
     "PostgresResource",
     "RunPickleIOManager",
     "TickClockResource",

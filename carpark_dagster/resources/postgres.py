@@ -163,6 +163,10 @@ SESSION_ROWS = pa.schema(
         ("updated_at", TIME),
     ]
 )
+LANDED_ROWS = pa.schema([("file_digest", TEXT), ("line", BIGINT), *EVENT_ROWS, ("landed_at", TIME)])
+INBOX_QUARANTINE_ROWS = pa.schema(
+    [("record_key", TEXT), ("reason", TEXT), ("record", TEXT), ("line_number", BIGINT)]
+)
 EXIT_ROWS = pa.schema(
     [("location_id", TEXT), ("plate", TEXT), ("exit_time", TIME), ("session_id", TEXT)]
 )
@@ -285,6 +289,52 @@ WHERE exit_time IS NOT NULL
 GROUP BY location_id ORDER BY location_id
 """
 
+# The inbox (migration 0008). A file's events land in one transaction with the time they
+# arrived at: never before the end of what the ticks have processed, so a tick always sees
+# what landed in its windows (landing holds the writer lock: no tick runs meanwhile).
+SELECT_INBOX_FILE = "SELECT file_name, status, reason FROM carpark.inbox_files WHERE digest = %s"
+SELECT_LANDING_TIME = """
+SELECT greatest(%(now)s::timestamptz,
+                coalesce((SELECT processed_until FROM carpark.tick_progress), %(now)s))
+"""
+INSERT_INBOX_FILE = """
+INSERT INTO carpark.inbox_files (digest, file_name, status, reason, size_bytes, landed_at)
+VALUES (%(digest)s, %(name)s, %(status)s, %(reason)s, %(size)s, %(landed_at)s)
+ON CONFLICT (digest) DO NOTHING
+"""
+FINISH_INBOX_FILE = """
+UPDATE carpark.inbox_files SET events = %(events)s, quarantined = %(quarantined)s
+WHERE digest = %(digest)s
+"""
+CREATE_INBOX_QUARANTINE_STAGE = """
+CREATE TEMP TABLE stage_inbox_quarantine
+    (record_key text, reason text, record jsonb, line_number bigint) ON COMMIT DROP
+"""
+MERGE_INBOX_QUARANTINE = """
+INSERT INTO carpark.quarantine (record_key, reason, source, record, source_file, line_number)
+SELECT record_key, reason, 'inbox', record, %(file)s, line_number FROM stage_inbox_quarantine
+ON CONFLICT (record_key, reason) DO NOTHING
+"""
+# Events of a file that the pipeline has seen before (stored, or landed from another file),
+# or that repeat within the file: the tick keeps the first delivery of each id.
+COUNT_LANDED_DUPLICATES = """
+SELECT count(*) FROM (
+    SELECT event_id, row_number() OVER (PARTITION BY event_id ORDER BY line) AS delivery
+    FROM carpark.landed_events WHERE file_digest = %(digest)s
+) f
+WHERE f.delivery > 1
+   OR EXISTS (SELECT FROM carpark.gate_events g WHERE g.event_id = f.event_id)
+   OR EXISTS (SELECT FROM carpark.landed_events o
+              WHERE o.event_id = f.event_id AND o.file_digest <> %(digest)s)
+"""
+# In arrival order: the files in the order they landed, each file in its line order.
+SELECT_LANDED_EVENTS = """
+SELECT event_id, plate, location_id, event_type, event_time, landed_at
+FROM carpark.landed_events
+WHERE landed_at >= %(start)s AND landed_at < %(end)s
+ORDER BY landed_at, file_digest, line
+"""
+
 
 class PostgresUnavailable(RuntimeError):
     """PostgreSQL could not be reached or refused us; the message never holds the password."""
@@ -334,6 +384,23 @@ class ClosedSessionsSnapshot:
     @property
     def sessions(self) -> int:
         return sum(t.sessions for t in self.totals)
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    """A file the inbox has seen (by its content): its first name, and what became of it."""
+
+    file_name: str
+    status: str  # "landed" or "refused"
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    events: int
+    duplicates: int
+    quarantined: int
+    landed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -683,6 +750,75 @@ class PostgresResource(dg.ConfigurableResource):
                     ),
                 )
 
+    # ---------------------------------------------------------------- inbox
+
+    def inbox_file(self, digest: str) -> InboxFile | None:
+        """What became of the file with this content, if it came before."""
+        with self.connect() as conn:
+            row = conn.execute(SELECT_INBOX_FILE, (digest,)).fetchone()
+        return InboxFile(*row) if row else None
+
+    def land_file(
+        self, digest: str, name: str, size: int, chunks: Iterable, now: datetime
+    ) -> LandedFile:
+        """Land a file's `chunks` (`domain.inbox.FileChunk`s) in one transaction: its events
+        for the tick of the window holding their landing time, its bad records in quarantine
+        with their line numbers. Whatever `chunks` raises (a file refused half-way) undoes it
+        all. The caller holds the writer lock."""
+        events = quarantined = 0
+        with self.connect() as conn, conn.transaction():
+            (landed_at,) = conn.execute(SELECT_LANDING_TIME, {"now": now}).fetchone()
+            conn.execute(
+                INSERT_INBOX_FILE,
+                {
+                    "digest": digest,
+                    "name": name,
+                    "status": "landed",
+                    "reason": None,
+                    "size": size,
+                    "landed_at": landed_at,
+                },
+            )
+            conn.execute(CREATE_INBOX_QUARANTINE_STAGE)
+            for chunk in chunks:
+                landed = chunk.events.assign(file_digest=digest, landed_at=landed_at)
+                copy_rows(conn, "carpark.landed_events", _arrow(landed, LANDED_ROWS))
+                copy_rows(
+                    conn, "stage_inbox_quarantine", _inbox_quarantine_rows(digest, chunk.rejected)
+                )
+                events += len(chunk.events)
+            quarantined = conn.execute(MERGE_INBOX_QUARANTINE, {"file": name}).rowcount
+            (duplicates,) = conn.execute(COUNT_LANDED_DUPLICATES, {"digest": digest}).fetchone()
+            conn.execute(
+                FINISH_INBOX_FILE,
+                {"digest": digest, "events": events, "quarantined": quarantined},
+            )
+        return LandedFile(events, duplicates, quarantined, landed_at)
+
+    def refuse_file(self, digest: str, name: str, size: int, reason: str, now: datetime) -> None:
+        """Remember a refused file (nothing of it is loaded), so the same content is known."""
+        with self.connect() as conn:
+            conn.execute(
+                INSERT_INBOX_FILE,
+                {
+                    "digest": digest,
+                    "name": name,
+                    "status": "refused",
+                    "reason": reason,
+                    "size": size,
+                    "landed_at": now,
+                },
+            )
+
+    def landed_events(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """Events landed in [start, end), in arrival order (EVENT_COLUMNS and `landed_at`)."""
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(SELECT_LANDED_EVENTS, {"start": start, "end": end})
+            frame = pd.DataFrame(cur.fetchall(), columns=[*EVENT_ROWS.names, "landed_at"])
+        for column in ("event_time", "landed_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+
     def set_watermark(self, consumer: str, mark: Watermark) -> None:
         with self.connect() as conn:
             conn.execute(UPSERT_WATERMARK, (consumer, mark[0], mark[1]))
@@ -894,4 +1030,19 @@ def _quarantine_rows(anomalies: pd.DataFrame) -> pa.Table:
             pa.array([json.dumps(r, default=str) for r in anomalies["record"]], TEXT),
         ],
         schema=QUARANTINE_ROWS,
+    )
+
+
+def _inbox_quarantine_rows(digest: str, rejected: pd.DataFrame) -> pa.Table:
+    """A file's bad records: keyed by the file's content and the line, so landing the same
+    file again changes nothing."""
+    lines = [int(line) for line in rejected["line"]]
+    return pa.Table.from_arrays(
+        [
+            pa.array([f"inbox:{digest[:16]}:{line}" for line in lines], TEXT),
+            pa.array(rejected["reason"], TEXT, from_pandas=True),
+            pa.array([json.dumps(r, default=str) for r in rejected["record"]], TEXT),
+            pa.array(lines, BIGINT),
+        ],
+        schema=INBOX_QUARANTINE_ROWS,
     )

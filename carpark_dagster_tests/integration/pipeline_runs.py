@@ -3,6 +3,8 @@ clock pinned: a run "at" a time processes every window due by then."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
 from carpark_dagster.defs.tick import assets
@@ -10,6 +12,7 @@ from carpark_dagster.resources import (
     CarparkConfigResource,
     ElasticsearchResource,
     GateSimulatorResource,
+    InboxResource,
     PostgresResource,
     RunPickleIOManager,
     TickClockResource,
@@ -25,8 +28,10 @@ def pipeline_resources(
     base_dir: object,
     seed: int,
     config: CarparkConfigResource | None = None,
+    source: str = "simulator",
 ) -> dict:
-    """The pipeline's resources: the test's database and alias, a simulator with `seed`."""
+    """The pipeline's resources: the test's database and alias, a simulator with `seed`, an
+    inbox in `base_dir`/inbox read when `source` says so."""
     return {
         "postgres": postgres,
         "search": search,
@@ -34,6 +39,7 @@ def pipeline_resources(
         "gate_simulator": GateSimulatorResource(seed=seed, volume_scale=1.5),
         "io_manager": RunPickleIOManager(base_dir=str(base_dir)),
         "tick_clock": TickClockResource(start=START),
+        "inbox": InboxResource(source=source, directory=str(Path(str(base_dir)) / "inbox")),
     }
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from carpark_dagster.cli import main
-from carpark_dagster.lib.ticks import close_windows, plan_tick, simulate_windows, store_batches
+from carpark_dagster.lib.ticks import close_windows, gather_windows, plan_tick, store_batches
 from carpark_dagster.resources.postgres import StaleTick
 from carpark_dagster.settings import build_resources
 
@@ -37,9 +37,9 @@ def test_replay_re_processes_a_processed_range_and_changes_nothing(
     plan = plan_tick(postgres, pinned(resources["tick_clock"], "2026-11-27T08:00+08:00"))
     config = resources["carpark_config"].load()
     run = close_windows(
-        postgres, config, simulate_windows(resources["gate_simulator"], config, plan)
+        postgres, config, gather_windows(resources["gate_simulator"], postgres, config, plan)
     )
-    store_batches(postgres, run, source="simulator")
+    store_batches(postgres, run)
     before = _rows(postgres)
 
     assert main(["replay", "--from", "2026-11-27T07:00", "--to", "2026-11-27T08:00"]) == 0
@@ -63,16 +63,16 @@ def test_a_batch_made_before_other_ticks_were_stored_is_refused(postgres, monkey
     simulator = resources["gate_simulator"]
     clock = pinned(resources["tick_clock"], "2026-11-27T07:30+08:00")
     old = close_windows(
-        postgres, config, simulate_windows(simulator, config, plan_tick(postgres, clock))
+        postgres, config, gather_windows(simulator, postgres, config, plan_tick(postgres, clock))
     )
     newer = close_windows(
-        postgres, config, simulate_windows(simulator, config, plan_tick(postgres, clock))
+        postgres, config, gather_windows(simulator, postgres, config, plan_tick(postgres, clock))
     )
-    store_batches(postgres, newer, source="simulator")
+    store_batches(postgres, newer)
     before = _rows(postgres)
 
     with pytest.raises(StaleTick, match="other ticks have been stored since"):
-        store_batches(postgres, old, source="simulator")
+        store_batches(postgres, old)
     assert _rows(postgres) == before
 
 

@@ -91,7 +91,7 @@ def tick(postgres: PostgresResource, config, events: WindowEvents, replay: bool 
     assets do), from where the ticks have got to."""
     plan = TickPlan([w for w, _ in events], postgres.tick_progress(), replay=replay)
     run = close_windows(postgres, config, TickWindows(plan, events))
-    store_batches(postgres, run, source="simulator")
+    store_batches(postgres, run)
 
 
 def process(postgres: PostgresResource, runs: list[WindowEvents], replays=()) -> None:

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from carpark_dagster.defs.inbox.assets import INBOX_GROUP
 from carpark_dagster.defs.tick.assets import GROUP
 
 PIPELINE_TAG = "carpark/pipeline"
@@ -17,5 +18,14 @@ carpark_tick_job = dg.define_asset_job(
     # writers apart, whatever launched them, is the PostgreSQL writer lock.
     tags={PIPELINE_TAG: "tick"},
     # A linear chain: one process, no process start per step.
+    executor_def=dg.in_process_executor,
+)
+
+carpark_inbox_job = dg.define_asset_job(
+    "carpark_inbox",
+    selection=dg.AssetSelection.groups(INBOX_GROUP),
+    description="Land the complete gate files waiting in the inbox (the inbox sensor "
+    "launches it); the next tick processes their events.",
+    tags={PIPELINE_TAG: "inbox"},
     executor_def=dg.in_process_executor,
 )

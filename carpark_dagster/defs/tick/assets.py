@@ -27,18 +27,18 @@ from carpark_dagster.lib.search_sync import (
     sync_changed_sessions,
 )
 from carpark_dagster.lib.ticks import (
-    SIMULATOR_SOURCE,
     TickRun,
     TickWindows,
     close_windows,
+    gather_windows,
     plan_tick,
-    simulate_windows,
     store_batches,
 )
 from carpark_dagster.resources import (
     CarparkConfigResource,
     ElasticsearchResource,
     GateSimulatorResource,
+    InboxResource,
     PostgresResource,
     TickClockResource,
 )
@@ -46,6 +46,8 @@ from carpark_dagster.resources.engines import EngineError, redact
 from carpark_dagster.resources.postgres import StaleTick
 
 GROUP = "carpark"
+# Upstream of the tick, in a group of its own (the tick job selects GROUP): see defs/inbox.
+GATE_EVENT_FILES = dg.AssetKey("gate_event_files")
 OWNERS = ["team:carpark-platform"]
 
 CHARGES_FOLLOW_TARIFF = "charges_follow_tariff"
@@ -65,7 +67,7 @@ class TickConfig(dg.Config):
     replay_to: str | None = Field(default=None, description="End of the replayed range.")
 
 
-@dg.asset(kinds={"python"}, **_tick_asset)
+@dg.asset(deps=[GATE_EVENT_FILES], kinds={"python"}, **_tick_asset)
 def raw_car_events(
     context: dg.AssetExecutionContext,
     config: TickConfig,
@@ -73,9 +75,11 @@ def raw_car_events(
     carpark_config: CarparkConfigResource,
     postgres: PostgresResource,
     tick_clock: TickClockResource,
+    inbox: InboxResource,
 ) -> dg.Output[TickWindows]:
     """Gate events (entries and exits) of every five-minute window due since the last tick,
-    window by window, from the simulated gates."""
+    window by window: from the simulated gates (CARPARK_SOURCE simulator or both) and from
+    the gate files that landed in each window."""
     replay = None
     if config.replay_from or config.replay_to:
         if not (config.replay_from and config.replay_to):
@@ -86,15 +90,17 @@ def raw_car_events(
         )
     started = time.perf_counter()
     plan = plan_tick(postgres, tick_clock, replay)
-    windows = simulate_windows(gate_simulator, carpark_config.load(), plan)
+    simulator = gate_simulator if inbox.simulator_on else None
+    windows = gather_windows(simulator, postgres, carpark_config.load(), plan)
     events = sum(len(e) for _, e in windows.events)
     context.log.info(
-        "%s %d windows (%s to %s): %d events simulated in %.2fs",
+        "%s %d windows (%s to %s): %d events (%s) in %.2fs",
         "replaying" if plan.replay else "processing",
         len(plan.windows),
         plan.caught_up_from.isoformat() if plan.caught_up_from else "-",
         plan.caught_up_to.isoformat(),
         events,
+        windows.source,
         time.perf_counter() - started,
     )
     entries = sum(int((e["event_type"] == "entry").sum()) for _, e in windows.events)
@@ -107,6 +113,7 @@ def raw_car_events(
             "to": plan.caught_up_to.isoformat(),
             "processed_until_before": plan.progress.processed_until.isoformat(),
             "events": events,
+            "source": windows.source,
             "entries": entries,
             "exits": events - entries,
         },
@@ -171,7 +178,7 @@ def carpark_table(
     counts as processed in its own transaction."""
     started = time.perf_counter()
     try:
-        counts = store_batches(postgres, closed_sessions, source=SIMULATOR_SOURCE)
+        counts = store_batches(postgres, closed_sessions)
     except StaleTick as exc:
         raise dg.Failure(description=str(exc)) from None
     progress = postgres.tick_progress()
