@@ -99,21 +99,50 @@ class BulkItem(NamedTuple):
     ok: bool
     status: int | None = None
     reason: str = ""
+    error_type: str = ""
 
     @property
     def rejected(self) -> bool:
-        """The engine refused this document for what it holds (a 4xx: a value the mapping
-        cannot take), as opposed to failing to handle it (a 5xx, a 429 still there after
-        the retries): sending it again unchanged would be refused again."""
-        return not self.ok and is_rejection(self.status)
+        """The engine refused this document for what it holds (a value the mapping cannot
+        take), as opposed to failing to handle it (see `is_rejection`): sending it again
+        unchanged would be refused again."""
+        return not self.ok and is_rejection(self.status, self.error_type)
 
     def failure(self) -> dict:
         return {"id": self.id, "op": self.op, "status": self.status, "reason": self.reason}
 
 
-def is_rejection(status: int | None) -> bool:
-    """A per-document status that says the document itself is at fault."""
-    return status is not None and 400 <= status < 500 and status != 429
+# 4xx answers about the index or the cluster, not the document: every document of the bulk
+# gets them (a closed index is a 400, a write block or a missing permission a 403), and they
+# go away when the engine is put right, so they stop the sync like an outage instead of
+# turning every document into a dead letter.
+NOT_THE_DOCUMENT_STATUSES = frozenset({401, 403, 404, 408, 409, 429})
+NOT_THE_DOCUMENT_ERRORS = frozenset(
+    {
+        "index_closed_exception",
+        "index_not_found_exception",
+        "invalid_index_name_exception",
+        "cluster_block_exception",
+        "security_exception",
+        "es_rejected_execution_exception",
+        "rejected_execution_exception",
+        "circuit_breaking_exception",
+        "unavailable_shards_exception",
+        "no_shard_available_action_exception",
+    }
+)
+
+
+def is_rejection(status: int | None, error_type: str = "") -> bool:
+    """Whether a failed document's answer says the document itself is at fault: a 4xx, but
+    neither one about the index or the cluster nor a 429 (too busy, still after the retries).
+    5xx and no answer at all are the engine failing."""
+    return (
+        status is not None
+        and 400 <= status < 500
+        and status not in NOT_THE_DOCUMENT_STATUSES
+        and error_type not in NOT_THE_DOCUMENT_ERRORS
+    )
 
 
 class SessionIndex:
@@ -326,8 +355,10 @@ class SessionIndex:
             status = detail.get("status")
             # Deleting a document that is not there leaves the index as we want it.
             done = op == "delete" and status == 404
-            reason = "" if done else rejection_reason(detail.get("error"))
-            yield BulkItem(detail.get("_id"), op, done, status, reason)
+            error = detail.get("error")
+            reason = "" if done else rejection_reason(error)
+            error_type = str(error.get("type", "")) if isinstance(error, dict) else ""
+            yield BulkItem(detail.get("_id"), op, done, status, reason, error_type)
 
     def delete_documents(self, ids: Iterable[str], target: str | None = None) -> None:
         """Delete these documents (a missing one counts as deleted); raise an EngineError if
