@@ -249,7 +249,7 @@ from carpark_dagster.resources import postgres as pg
 from carpark_dagster.resources import search as es
 
 target = {"before the alias swap": (es.SessionIndex, "swap_aliases"),
-          "before the watermark": (pg.PostgresResource, "set_watermark")}[point]
+          "before the watermark": (pg.PostgresResource, "settle_search_page")}[point]
 def stop_here(*args, **kwargs):
     Path(marker).write_text(point)
     time.sleep(60)
