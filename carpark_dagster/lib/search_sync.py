@@ -147,16 +147,16 @@ def send_page(index: SessionIndex, page: Page, into: PageResult) -> None:
     """Send one page's actions; record each answer in `into` as it arrives, so that what was
     acknowledged before an EngineError is known to the caller."""
     for item in index.bulk(page.actions):
-        if item.rejected:
-            into.rejected.append(item)
-        elif not item.ok:
-            into.failed.append(item)
-        else:
+        if item.ok:
             into.acknowledged.add(item.id)
             if item.op == "delete":
                 into.deleted += 1
             else:
                 into.indexed += 1
+        elif item.rejected:
+            into.rejected.append(item)
+        else:
+            into.failed.append(item)
 
 
 def acknowledged_prefix(rows: list[StoredSession], acknowledged: set[str]) -> list[StoredSession]:
@@ -193,8 +193,9 @@ def sync_changed_sessions(
     (`carpark.search_dead_letters`): any older document of that session is deleted from the
     index, the watermark moves past it and the sync goes on. A dead-lettered session that is
     indexed later (changed again, or re-sent by `carpark search retry`) leaves the table.
-    The engine failing (unreachable, a 5xx, a 429 after the retries) raises SyncInterrupted,
-    after committing what was handled before the first such document.
+    The engine failing (unreachable, a 5xx, a 429 after the retries, a 4xx about the index
+    or the cluster such as a write block) raises SyncInterrupted, after committing what was
+    handled before the first such document.
     """
     progress = Progress(log, "sync")
     with postgres.search_sync_lock(on_wait=lambda: log.info(WAITING_FOR_LOCK)):
