@@ -5,10 +5,12 @@
     carpark ingest FILE [FILE ...]
     carpark replay --from TIME --to TIME
     carpark search rebuild [--page-size N]
+    carpark search retry [--batch-size N]
 
 Settings come from the environment, as for the pipeline (`settings.py`, `.env.example`).
 Exit codes: 0 done; 1 the operation failed (a service unreachable, a refused migration, a
-rebuild that did not verify); 2 bad usage or bad input (arguments, files, configuration).
+rebuild that did not verify, dead letters the engine still refuses); 2 bad usage or bad input
+(arguments, files, configuration).
 Errors are one line on stderr; `carpark --debug …` adds the traceback.
 """
 
@@ -32,6 +34,11 @@ from carpark_dagster.lib.search_rebuild import (
     RebuildFailed,
     rebuild_search_index,
 )
+from carpark_dagster.lib.search_retry import (
+    RETRY_BATCH_SIZE,
+    RetryIncomplete,
+    retry_dead_letters,
+)
 from carpark_dagster.lib.ticks import (
     close_windows,
     gather_windows,
@@ -54,6 +61,7 @@ FAILED: tuple[type[Exception], ...] = (
     PostgresUnavailable,
     EngineError,
     RebuildFailed,
+    RetryIncomplete,
     LockTimeout,
     DestructiveMigration,
     StaleTick,
@@ -143,15 +151,36 @@ def replay(args: argparse.Namespace) -> int:
 
 
 def search_rebuild(args: argparse.Namespace) -> int:
-    # The clients log every request, and the 404s we expect (no alias yet) as warnings; what
-    # goes wrong reaches us as an EngineError anyway.
-    for client in ("opensearch", "elastic_transport"):
-        logging.getLogger(client).setLevel(logging.ERROR)
+    _quiet_search_clients()
     resources = build_resources(resolve=True)
     postgres, search = resources["postgres"], resources["search"]
     with postgres.writer_lock("carpark search rebuild"), search.session_index() as index:
         rebuild_search_index(postgres, index, log, page_size=args.page_size)
     return EXIT_OK
+
+
+def search_retry(args: argparse.Namespace) -> int:
+    _quiet_search_clients()
+    resources = build_resources(resolve=True)
+    postgres, search = resources["postgres"], resources["search"]
+    postgres.migrate()
+    with search.session_index() as index:
+        outcome = retry_dead_letters(postgres, index, log, batch_size=args.batch_size)
+    print("\n".join(outcome.lines()))
+    if outcome.still_refused:
+        first = outcome.still_refused[0]
+        raise RetryIncomplete(
+            f"the search engine still refuses {len(outcome.still_refused)} sessions (first: "
+            f"{first.session_id}, {first.reason}); fix them in PostgreSQL and retry"
+        )
+    return EXIT_OK
+
+
+def _quiet_search_clients() -> None:
+    # The clients log every request, and the 404s we expect (no alias yet) as warnings; what
+    # goes wrong reaches us as an EngineError anyway.
+    for client in ("opensearch", "elastic_transport"):
+        logging.getLogger(client).setLevel(logging.ERROR)
 
 
 # ------------------------------------------------------------------------- parsing
@@ -244,6 +273,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=REBUILD_PAGE_SIZE,
         help=f"sessions read from PostgreSQL per page (default {REBUILD_PAGE_SIZE})",
+    )
+    t = command(
+        search_commands,
+        "retry",
+        search_retry,
+        "Send the search dead letters (sessions the engine refused) again, from their current "
+        "rows in PostgreSQL; those it accepts leave carpark.search_dead_letters. Exits 1 if it "
+        "still refuses some.",
+    )
+    t.set_defaults(command="search retry")
+    t.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=RETRY_BATCH_SIZE,
+        help=f"dead letters sent per request (default {RETRY_BATCH_SIZE})",
     )
     parser.set_defaults(run=None, command=None, parser=parser)
     return parser

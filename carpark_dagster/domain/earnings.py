@@ -53,6 +53,23 @@ def top_average_charges(totals: Iterable[LocationTotals], top: int = 5) -> pd.Da
     )
 
 
+def totals_without(
+    totals: Iterable[LocationTotals], excluded: Iterable[LocationTotals]
+) -> list[LocationTotals]:
+    """`totals` less `excluded`, location by location (say, PostgreSQL's closed sessions less
+    those the search engine refused, to compare with the index). A location left with no
+    session and no charge is dropped, as the stores leave it out."""
+    left = {t.location_id: (t.sessions, t.total_charge_cents) for t in totals}
+    for t in excluded:
+        sessions, cents = left.get(t.location_id, (0, 0))
+        left[t.location_id] = (sessions - t.sessions, cents - t.total_charge_cents)
+    return [
+        LocationTotals(location, sessions, cents)
+        for location, (sessions, cents) in sorted(left.items())
+        if sessions or cents
+    ]
+
+
 def totals_differences(
     postgres: Iterable[LocationTotals], search: Iterable[LocationTotals]
 ) -> list[dict]:

@@ -83,6 +83,19 @@ Watermark = tuple[datetime, str]
 EPOCH_WATERMARK: Watermark = (datetime.fromisoformat("1970-01-01T00:00:00+00:00"), "")
 
 
+class DeadLetter(NamedTuple):
+    """A session the search engine refused to index (a value its mapping cannot take): the
+    HTTP status of that one document and the engine's reason, without the document's values.
+    Read back from PostgreSQL, also when it was first and last refused and how many times."""
+
+    session_id: str
+    status: int
+    reason: str
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    attempts: int = 1
+
+
 def watermark_of(session: StoredSession) -> Watermark:
     return (session.updated_at, session.session_id)
 

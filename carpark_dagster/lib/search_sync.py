@@ -2,7 +2,9 @@
 
 Exactly-once effect from at-least-once delivery: every document's `_id` is its session id, so
 sending a session twice leaves one document; the watermark `(updated_at, session_id)` in
-`carpark.sync_watermarks` moves only past rows whose action the engine acknowledged. Whatever
+`carpark.sync_watermarks` moves only past rows whose action the engine acknowledged, or
+refused for the document's content: those are recorded as dead letters in the same
+transaction (`carpark.search_dead_letters`), so one bad row never stops the sync. Whatever
 happens after a send and before the watermark commit (a crash, the engine going away) is sent
 again by the next sync, which changes nothing that was already right.
 
@@ -20,7 +22,9 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from carpark_dagster.domain.earnings import totals_differences, totals_without
 from carpark_dagster.domain.sessions import (
+    DeadLetter,
     StoredSession,
     Watermark,
     format_watermark,
@@ -28,7 +32,7 @@ from carpark_dagster.domain.sessions import (
 )
 from carpark_dagster.resources.engines import EngineError
 from carpark_dagster.resources.postgres import PostgresResource
-from carpark_dagster.resources.search import BulkAction, SessionIndex, session_actions
+from carpark_dagster.resources.search import BulkAction, BulkItem, SessionIndex, session_actions
 
 SYNC_CONSUMER = "es_index"
 # A page is read, turned into actions and sent as two bulk requests (BULK_CHUNK_DOCS); the
@@ -67,7 +71,10 @@ class SyncOutcome:
     indexed: int = 0
     deleted: int = 0
     pages: int = 0
-    failures: list[dict] = field(default_factory=list)
+    # Sessions the engine refused during this sync, now dead letters; and how many earlier
+    # dead letters this sync indexed (or deleted), which left the table.
+    dead_lettered: list[DeadLetter] = field(default_factory=list)
+    dead_letters_cleared: int = 0
     seconds: float = 0.0
 
     @property
@@ -118,24 +125,38 @@ def prefetched_pages(
 
 @dataclass
 class PageResult:
+    """The engine's answers for one page: acknowledged (indexed, or deleted), refused for the
+    document's content (a 4xx: `rejected`, dead letters to be), or failed by the engine
+    itself (a 5xx, a 429 after the retries: `failed`, to be sent again)."""
+
     acknowledged: set[str] = field(default_factory=set)
     indexed: int = 0
     deleted: int = 0
-    failures: list[dict] = field(default_factory=list)
+    rejected: list[BulkItem] = field(default_factory=list)
+    failed: list[BulkItem] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[dict]:
+        return [item.failure() for item in (*self.rejected, *self.failed)]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return [DeadLetter(i.id, int(i.status), i.reason) for i in self.rejected]
 
 
 def send_page(index: SessionIndex, page: Page, into: PageResult) -> None:
     """Send one page's actions; record each answer in `into` as it arrives, so that what was
     acknowledged before an EngineError is known to the caller."""
     for item in index.bulk(page.actions):
-        if not item.ok:
-            into.failures.append(item.failure())
-            continue
-        into.acknowledged.add(item.id)
-        if item.op == "delete":
-            into.deleted += 1
+        if item.ok:
+            into.acknowledged.add(item.id)
+            if item.op == "delete":
+                into.deleted += 1
+            else:
+                into.indexed += 1
+        elif item.rejected:
+            into.rejected.append(item)
         else:
-            into.indexed += 1
+            into.failed.append(item)
 
 
 def acknowledged_prefix(rows: list[StoredSession], acknowledged: set[str]) -> list[StoredSession]:
@@ -147,6 +168,16 @@ def acknowledged_prefix(rows: list[StoredSession], acknowledged: set[str]) -> li
     return rows
 
 
+def engine_failed_documents(failed: list[BulkItem], url: str) -> EngineError:
+    """Documents the engine failed to handle (not refused for their content): as an outage."""
+    first = failed[0]
+    return EngineError(
+        f"search engine at {url} failed {len(failed)} documents (first: {first.id}, status "
+        f"{first.status}, {first.reason or 'no reason given'})",
+        first.status,
+    )
+
+
 def sync_changed_sessions(
     postgres: PostgresResource,
     index: SessionIndex,
@@ -155,18 +186,23 @@ def sync_changed_sessions(
     page_size: int = SYNC_PAGE_SIZE,
 ) -> SyncOutcome:
     """Send every session changed since `consumer`'s watermark: closed ones as documents, open
-    ones as deletes. The watermark is committed after each page, up to the first action the
-    engine did not acknowledge.
+    ones as deletes. After each page, in one transaction, the watermark moves to the last row
+    handled and the dead letters are settled.
 
-    Rejected documents end the sync at the end of their page and come back in
-    `outcome.failures` (they are retried from the watermark next time). An unreachable engine
-    raises EngineError, after committing what was acknowledged before it went away.
+    A document the engine refuses for its content (a 4xx) becomes a dead letter
+    (`carpark.search_dead_letters`): any older document of that session is deleted from the
+    index, the watermark moves past it and the sync goes on. A dead-lettered session that is
+    indexed later (changed again, or re-sent by `carpark search retry`) leaves the table.
+    The engine failing (unreachable, a 5xx, a 429 after the retries, a 4xx about the index
+    or the cluster such as a write block) raises SyncInterrupted, after committing what was
+    handled before the first such document.
     """
     progress = Progress(log, "sync")
     with postgres.search_sync_lock(on_wait=lambda: log.info(WAITING_FOR_LOCK)):
         index.ensure()
         mark = postgres.watermark(consumer)
         outcome = SyncOutcome(started_from=mark, watermark=mark)
+        dead_letters = set(postgres.dead_letter_ids())
 
         def read(after: Watermark) -> list[StoredSession]:
             return postgres.changed_sessions(after, page_size)
@@ -174,27 +210,37 @@ def sync_changed_sessions(
         with closing(prefetched_pages(read, mark, page_size, index.alias)) as pages:
             for page in pages:
                 result = PageResult()
+                settled = False
                 try:
                     send_page(index, page, result)
+                    _remove_stale_documents(index, result)
+                    settled = True
                 except EngineError as exc:
                     # The engine went away mid-page: keep what it acknowledged before that.
-                    _commit(postgres, consumer, outcome, page, result)
+                    _commit(postgres, consumer, outcome, page, result, dead_letters, settled)
                     raise SyncInterrupted(exc, outcome) from None
-                _commit(postgres, consumer, outcome, page, result)
+                _commit(postgres, consumer, outcome, page, result, dead_letters, settled)
                 progress.note(outcome.sent, outcome.watermark)
-                if outcome.failures:
+                if result.rejected:
                     log.warning(
-                        "%d documents rejected; the sync stops after their page and retries "
-                        "them next time",
-                        len(outcome.failures),
+                        "%d sessions refused by the search engine, recorded as dead letters "
+                        "(first: %s, %s); the sync goes on",
+                        len(result.rejected),
+                        result.rejected[0].id,
+                        result.rejected[0].reason,
                     )
-                    break
+                if result.failed:
+                    raise SyncInterrupted(
+                        engine_failed_documents(result.failed, index.engine.url), outcome
+                    )
     outcome.seconds = time.perf_counter() - progress.started
     log.info(
-        "sync: %d indexed, %d deleted, %d rejected, %d pages in %.2fs (%.0f/s); watermark %s",
+        "sync: %d indexed, %d deleted, %d dead-lettered, %d dead letters cleared, %d pages in "
+        "%.2fs (%.0f/s); watermark %s",
         outcome.indexed,
         outcome.deleted,
-        len(outcome.failures),
+        len(outcome.dead_lettered),
+        outcome.dead_letters_cleared,
         outcome.pages,
         outcome.seconds,
         outcome.docs_per_second,
@@ -203,21 +249,74 @@ def sync_changed_sessions(
     return outcome
 
 
+def _remove_stale_documents(index: SessionIndex, result: PageResult) -> None:
+    """A refused update leaves the session's previous document in the index: delete it, so
+    that a dead-lettered session is never in the index (the reconciliation counts on it, and
+    nobody searches an outdated charge)."""
+    stale = [item.id for item in result.rejected if item.op == "index"]
+    if stale:
+        index.delete_documents(stale)
+
+
 def _commit(
     postgres: PostgresResource,
     consumer: str,
     outcome: SyncOutcome,
     page: Page,
     result: PageResult,
+    dead_letters: set[str],
+    settled: bool,
 ) -> None:
+    """Move the watermark past the rows handled: acknowledged, or refused and `settled` (their
+    old documents deleted). The dead letters change in the same transaction."""
+    refused = result.dead_letters() if settled else []
+    handled = result.acknowledged | {d.session_id for d in refused}
+    cleared = result.acknowledged & dead_letters
+    done = acknowledged_prefix(page.rows, handled)
+    mark = watermark_of(done[-1]) if done else None
+    if refused or cleared or mark is not None:
+        postgres.settle_search_page(refused, cleared, consumer, mark)
     outcome.pages += 1
     outcome.indexed += result.indexed
     outcome.deleted += result.deleted
-    outcome.failures += result.failures
-    done = acknowledged_prefix(page.rows, result.acknowledged)
-    if done:
-        outcome.watermark = watermark_of(done[-1])
-        postgres.set_watermark(consumer, outcome.watermark)
+    outcome.dead_lettered += refused
+    outcome.dead_letters_cleared += len(cleared)
+    dead_letters.difference_update(cleared)
+    dead_letters.update(d.session_id for d in refused)
+    if mark is not None:
+        outcome.watermark = mark
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The index against PostgreSQL: per location, where the index differs from PostgreSQL's
+    closed sessions less the dead-lettered ones (empty: they agree), and the dead letters
+    (`dead_letter_count` of them, the oldest few listed)."""
+
+    differences: list[dict]
+    dead_letter_count: int
+    dead_letters: list[DeadLetter]
+
+    @property
+    def matches(self) -> bool:
+        return not self.differences
+
+
+def reconcile(postgres: PostgresResource, index: SessionIndex, log: Log) -> Reconciliation:
+    """Compare the index with PostgreSQL, per location: document count and sum of
+    `charge_cents` against the closed sessions less the dead letters (which are not in the
+    index). Under the search-sync lock, so no sync, retry or rebuild moves either side."""
+    with postgres.search_sync_lock(on_wait=lambda: log.info(WAITING_FOR_LOCK)):
+        index.refresh()
+        expected = postgres.search_expectation()
+        found = index.totals_by_location()
+    return Reconciliation(
+        differences=totals_differences(
+            totals_without(expected.closed, expected.dead_lettered), found
+        ),
+        dead_letter_count=expected.dead_letter_count,
+        dead_letters=expected.dead_letters,
+    )
 
 
 class Progress:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -34,6 +34,7 @@ from carpark_dagster.domain.sessions import (
     EPOCH_WATERMARK,
     PENDING_COLUMNS,
     SESSION_COLUMNS,
+    DeadLetter,
     SessionState,
     StoredSession,
     Watermark,
@@ -334,6 +335,42 @@ FROM carpark.landed_events
 WHERE landed_at >= %(start)s AND landed_at < %(end)s
 ORDER BY landed_at, file_digest, line
 """
+# Search dead letters (migration 0009): sessions the engine refused, one row each; a refusal
+# again updates the row and counts the attempt.
+UPSERT_DEAD_LETTER = """
+INSERT INTO carpark.search_dead_letters AS d (session_id, status, reason)
+VALUES (%s, %s, %s)
+ON CONFLICT (session_id) DO UPDATE
+    SET status = EXCLUDED.status, reason = EXCLUDED.reason, last_seen = now(),
+        attempts = d.attempts + 1
+"""
+DELETE_DEAD_LETTERS = "DELETE FROM carpark.search_dead_letters WHERE session_id = ANY(%s)"
+DELETE_DEAD_LETTERS_EXCEPT = (
+    "DELETE FROM carpark.search_dead_letters WHERE NOT (session_id = ANY(%s))"
+)
+SELECT_DEAD_LETTER_IDS = "SELECT session_id FROM carpark.search_dead_letters ORDER BY session_id"
+COUNT_DEAD_LETTERS = "SELECT count(*) FROM carpark.search_dead_letters"
+SELECT_DEAD_LETTERS = """
+SELECT session_id, status, reason, first_seen, last_seen, attempts
+FROM carpark.search_dead_letters
+ORDER BY first_seen, session_id
+LIMIT %s
+"""
+# What the index should lack: the closed sessions among the dead letters, per location.
+SELECT_DEAD_LETTERED_TOTALS = """
+SELECT s.location_id, count(*), sum(s.charge_cents)
+FROM carpark.search_dead_letters AS d
+JOIN carpark.parking_sessions AS s USING (session_id)
+WHERE s.exit_time IS NOT NULL
+GROUP BY s.location_id ORDER BY s.location_id
+"""
+SELECT_SESSIONS_BY_ID = f"""
+SELECT {STORED_SESSION_FIELDS}
+FROM carpark.parking_sessions
+WHERE session_id = ANY(%(ids)s)
+ORDER BY updated_at, session_id
+"""
+BEGIN_CONSISTENT_READ = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -370,6 +407,18 @@ class TickProgress:
 class MigrationStatus:
     migration: Migration
     applied: bool
+
+
+@dataclass(frozen=True)
+class SearchExpectation:
+    """What the search index should hold, as of one moment: PostgreSQL's closed sessions per
+    location, those of them that are dead letters (refused by the engine, so not in the
+    index), and the dead letters themselves (`dead_letter_count` of them; the first few)."""
+
+    closed: list[LocationTotals]
+    dead_lettered: list[LocationTotals]
+    dead_letter_count: int
+    dead_letters: list[DeadLetter]
 
 
 @dataclass(frozen=True)
@@ -625,6 +674,36 @@ class PostgresResource(dg.ConfigurableResource):
         with self.connect() as conn:
             return _location_totals(conn.execute(SELECT_CLOSED_TOTALS_BY_LOCATION))
 
+    def sessions_by_id(self, session_ids: Sequence[str]) -> list[StoredSession]:
+        """The current rows of these sessions (those that exist), in keyset order."""
+        with self.connect() as conn:
+            return read_stored_sessions(conn, SELECT_SESSIONS_BY_ID, {"ids": list(session_ids)})
+
+    def dead_letter_ids(self) -> list[str]:
+        """Every session the search engine refused and that has not been indexed since."""
+        with self.connect() as conn:
+            return [row[0] for row in conn.execute(SELECT_DEAD_LETTER_IDS)]
+
+    def dead_letters(self, limit: int = 50) -> list[DeadLetter]:
+        """The oldest `limit` dead letters, with when and how often they were refused."""
+        with self.connect() as conn:
+            return [DeadLetter(*row) for row in conn.execute(SELECT_DEAD_LETTERS, (limit,))]
+
+    def search_expectation(self, dead_letters_shown: int = 50) -> SearchExpectation:
+        """What the index should hold, every figure from one snapshot (a tick committing
+        meanwhile cannot make the closed totals and the dead letters disagree)."""
+        with self.connect() as conn, conn.transaction():
+            conn.execute(BEGIN_CONSISTENT_READ)
+            return SearchExpectation(
+                closed=_location_totals(conn.execute(SELECT_CLOSED_TOTALS_BY_LOCATION)),
+                dead_lettered=_location_totals(conn.execute(SELECT_DEAD_LETTERED_TOTALS)),
+                dead_letter_count=conn.execute(COUNT_DEAD_LETTERS).fetchone()[0],
+                dead_letters=[
+                    DeadLetter(*row)
+                    for row in conn.execute(SELECT_DEAD_LETTERS, (dead_letters_shown,))
+                ],
+            )
+
     @contextmanager
     def closed_sessions_snapshot(self) -> Iterator[ClosedSessionsSnapshot]:
         """Every closed session as of one moment, however long the caller takes to read them
@@ -822,6 +901,31 @@ class PostgresResource(dg.ConfigurableResource):
     def set_watermark(self, consumer: str, mark: Watermark) -> None:
         with self.connect() as conn:
             conn.execute(UPSERT_WATERMARK, (consumer, mark[0], mark[1]))
+
+    def settle_search_page(
+        self,
+        refused: Sequence[DeadLetter] = (),
+        indexed: Collection[str] = (),
+        consumer: str | None = None,
+        mark: Watermark | None = None,
+        keep_only_refused: bool = False,
+    ) -> None:
+        """In one transaction: record the sessions the engine `refused` as dead letters (again:
+        one more attempt), drop those it has now `indexed` (or deleted) from the dead letters,
+        and move `consumer`'s watermark to `mark`. A crash leaves all of it or none: never a
+        watermark past a refused session that is not recorded. With `keep_only_refused` (a
+        rebuild, which sent every closed session), every other dead letter is dropped."""
+        with self.connect() as conn, conn.transaction(), conn.cursor() as cur:
+            if keep_only_refused:
+                cur.execute(DELETE_DEAD_LETTERS_EXCEPT, ([d.session_id for d in refused],))
+            elif indexed:
+                cur.execute(DELETE_DEAD_LETTERS, (list(indexed),))
+            if refused:
+                cur.executemany(
+                    UPSERT_DEAD_LETTER, [(d.session_id, d.status, d.reason) for d in refused]
+                )
+            if consumer is not None and mark is not None:
+                cur.execute(UPSERT_WATERMARK, (consumer, mark[0], mark[1]))
 
     def record_location_earnings(self, computed_at: datetime, ranking: pd.DataFrame) -> None:
         with self.connect() as conn, conn.transaction(), conn.cursor() as cur:

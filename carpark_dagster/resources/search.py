@@ -37,18 +37,24 @@ MAX_LOCATIONS = 10_000
 
 # ISO 8601 only: a number in a date field would be a bug, not epoch milliseconds.
 _DATE = {"type": "date", "format": "strict_date_optional_time"}
+# A keyword longer than this is kept in the document but not indexed as a term, instead of the
+# engine refusing the whole document (Lucene's limit is 32,766 bytes per term): a 40,000-
+# character plate from the lab's data is stored, just not findable by an exact plate search.
+# Characters, not bytes; every real value is far shorter.
+KEYWORD_IGNORE_ABOVE = 256
+_KEYWORD = {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE}
 SESSION_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
-        "session_id": {"type": "keyword"},
-        "plate": {"type": "keyword"},
-        "location_id": {"type": "keyword"},
+        "session_id": _KEYWORD,
+        "plate": _KEYWORD,
+        "location_id": _KEYWORD,
         "entry_time": _DATE,
         "exit_time": _DATE,
         "duration_minutes": {"type": "integer"},
         "charge_cents": {"type": "long"},
         "charge": {"type": "scaled_float", "scaling_factor": 100},
-        "tariff": {"type": "keyword"},
+        "tariff": _KEYWORD,
         "updated_at": _DATE,
     },
 }
@@ -74,6 +80,17 @@ BulkAction = tuple[str, str | None]
 _json_str = json.encoder.encode_basestring
 
 
+# The reason kept for a rejected document: the engine's error type and message, cut before
+# the parts that quote the document's values, with any quoted text removed, at most this long.
+REASON_MAX_CHARS = 300
+_VALUE_QUOTES = (
+    "Preview of field's value",
+    "The prefix of the first immense term",
+    "original message",
+)
+_QUOTED = re.compile(r"'[^']*'?|\"[^\"]*\"?")
+
+
 class BulkItem(NamedTuple):
     """The engine's answer for one action. (A tuple: one is made per document sent.)"""
 
@@ -82,9 +99,50 @@ class BulkItem(NamedTuple):
     ok: bool
     status: int | None = None
     reason: str = ""
+    error_type: str = ""
+
+    @property
+    def rejected(self) -> bool:
+        """The engine refused this document for what it holds (a value the mapping cannot
+        take), as opposed to failing to handle it (see `is_rejection`): sending it again
+        unchanged would be refused again."""
+        return not self.ok and is_rejection(self.status, self.error_type)
 
     def failure(self) -> dict:
         return {"id": self.id, "op": self.op, "status": self.status, "reason": self.reason}
+
+
+# 4xx answers about the index or the cluster, not the document: every document of the bulk
+# gets them (a closed index is a 400, a write block or a missing permission a 403), and they
+# go away when the engine is put right, so they stop the sync like an outage instead of
+# turning every document into a dead letter.
+NOT_THE_DOCUMENT_STATUSES = frozenset({401, 403, 404, 408, 409, 429})
+NOT_THE_DOCUMENT_ERRORS = frozenset(
+    {
+        "index_closed_exception",
+        "index_not_found_exception",
+        "invalid_index_name_exception",
+        "cluster_block_exception",
+        "security_exception",
+        "es_rejected_execution_exception",
+        "rejected_execution_exception",
+        "circuit_breaking_exception",
+        "unavailable_shards_exception",
+        "no_shard_available_action_exception",
+    }
+)
+
+
+def is_rejection(status: int | None, error_type: str = "") -> bool:
+    """Whether a failed document's answer says the document itself is at fault: a 4xx, but
+    neither one about the index or the cluster nor a 429 (too busy, still after the retries).
+    5xx and no answer at all are the engine failing."""
+    return (
+        status is not None
+        and 400 <= status < 500
+        and status not in NOT_THE_DOCUMENT_STATUSES
+        and error_type not in NOT_THE_DOCUMENT_ERRORS
+    )
 
 
 class SessionIndex:
@@ -297,8 +355,24 @@ class SessionIndex:
             status = detail.get("status")
             # Deleting a document that is not there leaves the index as we want it.
             done = op == "delete" and status == 404
-            reason = "" if done else _reason(detail.get("error"))
-            yield BulkItem(detail.get("_id"), op, done, status, reason)
+            error = detail.get("error")
+            reason = "" if done else rejection_reason(error)
+            error_type = str(error.get("type", "")) if isinstance(error, dict) else ""
+            yield BulkItem(detail.get("_id"), op, done, status, reason, error_type)
+
+    def delete_documents(self, ids: Iterable[str], target: str | None = None) -> None:
+        """Delete these documents (a missing one counts as deleted); raise an EngineError if
+        the engine fails any of them."""
+        failed = [
+            item for item in self.bulk(delete_actions(ids, target or self.alias)) if not item.ok
+        ]
+        if failed:
+            first = failed[0]
+            raise EngineError(
+                f"search engine at {self.engine.url} failed to delete {len(failed)} documents "
+                f"(first: status {first.status}, {first.reason})",
+                first.status,
+            )
 
     def refresh(self, target: str | None = None) -> None:
         self.engine.request("POST", f"/{target or self.alias}/_refresh")
@@ -349,6 +423,12 @@ def session_actions(sessions: Iterable[StoredSession], target: str) -> list[Bulk
             updated_at_iso = _iso(updated_at)
         actions.append((f"{index_line}{id_json}}}}}", session_source(session, updated_at_iso)))
     return actions
+
+
+def delete_actions(ids: Iterable[str], target: str) -> list[BulkAction]:
+    """Bulk deletes of the documents with these ids."""
+    delete_line = '{"delete":{"_index":' + _json_str(target) + ',"_id":'
+    return [(f"{delete_line}{_json_str(i)}}}}}", None) for i in ids]
 
 
 def session_document(session: StoredSession) -> dict:
@@ -462,7 +542,24 @@ def _ready_lines(action: BulkAction) -> BulkAction:
     return action
 
 
-def _reason(error: Any) -> str:
-    if isinstance(error, dict):
-        return f"{error.get('type')}: {error.get('reason')}"
-    return str(error)
+def rejection_reason(error: Any) -> str:
+    """Why the engine refused a document, without the document: the error's type and message
+    up to where the engines quote the value ("Preview of field's value: '…'", the prefix of an
+    immense term), quoted text (ids, values) replaced by '…', the cause's type only (its
+    message quotes the value too), at most REASON_MAX_CHARS characters."""
+    if not isinstance(error, dict):
+        return _shorten(_QUOTED.sub("'…'", str(error)))
+    message = str(error.get("reason") or "")
+    for marker in _VALUE_QUOTES:
+        message = message.split(marker, 1)[0]
+    message = _QUOTED.sub("'…'", message).strip().rstrip(".,;:").strip()
+    text = f"{error.get('type', 'error')}: {message}" if message else str(error.get("type"))
+    cause = error.get("caused_by")
+    if isinstance(cause, dict) and cause.get("type"):
+        text += f" (caused by {cause['type']})"
+    return _shorten(text)
+
+
+def _shorten(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= REASON_MAX_CHARS else text[: REASON_MAX_CHARS - 1] + "…"

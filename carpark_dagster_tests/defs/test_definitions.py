@@ -34,7 +34,11 @@ def test_the_tick_job_selects_every_asset_of_the_lineage_graph():
     every_asset = {k.to_user_string() for k in DEFS.resolve_asset_graph().get_all_asset_keys()}
     assert selected == every_asset - {"gate_event_files"} == set(LINEAGE)
     checks = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
-    assert checks == {"charges_follow_tariff", "search_matches_postgres"}
+    assert checks == {
+        "charges_follow_tariff",
+        "search_matches_postgres",
+        "search_has_no_dead_letters",
+    }
 
 
 def test_schedule_runs_every_five_minutes_and_is_on_by_default():
@@ -80,6 +84,8 @@ def test_money_checks_are_blocking():
     checks = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys}
     assert checks["charges_follow_tariff"].blocking
     assert checks["search_matches_postgres"].blocking
+    # Dead letters are a warning that stays visible; they do not hold the earnings back.
+    assert not checks["search_has_no_dead_letters"].blocking
 
 
 def _tool(name: str) -> str:

@@ -10,6 +10,7 @@ from carpark_dagster.domain.earnings import (
     LocationTotals,
     top_average_charges,
     totals_differences,
+    totals_without,
 )
 
 
@@ -98,3 +99,53 @@ def test_the_ranking_never_puts_a_lower_average_above_a_higher_one(figures):
     assert len(ranking) == min(5, len(totals))
     best = max(t.average_charge_cents for t in totals)
     assert averages[0] == best
+
+
+def test_totals_without_the_dead_letters_subtract_per_location_and_drop_what_is_left_empty():
+    closed = [
+        LocationTotals("Park0", 10, 1200),
+        LocationTotals("Park1", 2, 120),
+        LocationTotals("Park2", 5, 300),
+    ]
+    dead = [LocationTotals("Park1", 2, 120), LocationTotals("Park0", 1, 60)]
+    assert totals_without(closed, dead) == [
+        LocationTotals("Park0", 9, 1140),
+        LocationTotals("Park2", 5, 300),
+    ]
+    assert totals_without(closed, []) == sorted(closed, key=lambda t: t.location_id)
+    # A dead letter at a location PostgreSQL does not list shows as a negative (a mismatch),
+    # never silently dropped.
+    assert totals_without([], [LocationTotals("Park9", 1, 60)]) == [
+        LocationTotals("Park9", -1, -60)
+    ]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["Park0", "Park1", "Park2"]), st.integers(0, 10_000)),
+        max_size=40,
+    ),
+    st.data(),
+)
+def test_the_index_less_its_dead_letters_reconciles_with_postgres_less_them(sessions, data):
+    """Whatever sessions are refused: an index holding all the others matches PostgreSQL's
+    totals less the refused ones, and matches nothing else if one more is missing."""
+    refused = data.draw(st.sets(st.integers(0, max(len(sessions) - 1, 0))))
+    refused &= set(range(len(sessions)))
+
+    def totals(rows):
+        found: dict[str, list[int]] = {}
+        for location, cents in rows:
+            found.setdefault(location, [0, 0])
+            found[location][0] += 1
+            found[location][1] += cents
+        return [LocationTotals(loc, n, c) for loc, (n, c) in found.items()]
+
+    indexed = [s for i, s in enumerate(sessions) if i not in refused]
+    dead = [s for i, s in enumerate(sessions) if i in refused]
+    assert totals_differences(totals_without(totals(sessions), totals(dead)), totals(indexed)) == []
+    if indexed:
+        assert (
+            totals_differences(totals_without(totals(sessions), totals(dead)), totals(indexed[1:]))
+            != []
+        )

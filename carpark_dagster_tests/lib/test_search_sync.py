@@ -1,10 +1,18 @@
-"""The search sync's rules that need no service: how far the watermark may move, and the
-pages read ahead while the current one is sent."""
+"""The search sync's rules that need no service: how far the watermark may move, the pages
+read ahead while the current one is sent, and what becomes a dead letter or an outage."""
 
 from datetime import UTC, datetime, timedelta
 
-from carpark_dagster.domain.sessions import EPOCH_WATERMARK, StoredSession, Watermark
-from carpark_dagster.lib.search_sync import acknowledged_prefix, prefetched_pages
+from carpark_dagster.domain.sessions import EPOCH_WATERMARK, DeadLetter, StoredSession, Watermark
+from carpark_dagster.lib.search_retry import RetryOutcome
+from carpark_dagster.lib.search_sync import (
+    PageResult,
+    acknowledged_prefix,
+    engine_failed_documents,
+    prefetched_pages,
+)
+from carpark_dagster.resources.engines import EngineError
+from carpark_dagster.resources.search import BulkItem
 
 T0 = datetime(2026, 11, 28, 2, 50, tzinfo=UTC)
 
@@ -49,3 +57,45 @@ def test_pages_follow_the_keyset_and_stop_after_a_short_page():
     # No read after the short last page; each read starts after the previous page's last key.
     assert asked == [EPOCH_WATERMARK, pages[0].last_key, pages[1].last_key]
     assert [len(p.actions) for p in pages] == [3, 3, 1]
+
+
+def test_documents_the_engine_failed_read_as_an_outage_naming_the_first():
+    failed = [
+        BulkItem("s-1", "index", False, 503, "unavailable_shards_exception: primary shard"),
+        BulkItem("s-2", "index", False, 503, "unavailable_shards_exception: primary shard"),
+    ]
+    error = engine_failed_documents(failed, "http://127.0.0.1:9200")
+    assert isinstance(error, EngineError)
+    assert error.status == 503
+    assert str(error) == (
+        "search engine at http://127.0.0.1:9200 failed 2 documents (first: s-1, status 503, "
+        "unavailable_shards_exception: primary shard)"
+    )
+
+
+def test_a_page_result_turns_refusals_into_dead_letters():
+    result = PageResult(
+        rejected=[BulkItem("s-3", "index", False, 400, "mapper_parsing_exception: x", "m")]
+    )
+    assert result.dead_letters() == [DeadLetter("s-3", 400, "mapper_parsing_exception: x")]
+    assert result.failures == [
+        {"id": "s-3", "op": "index", "status": 400, "reason": "mapper_parsing_exception: x"}
+    ]
+
+
+def test_a_retry_reports_what_is_still_refused_and_says_when_there_was_nothing():
+    assert RetryOutcome().lines() == ["no search dead letters: nothing to retry"]
+    outcome = RetryOutcome(
+        tried=3,
+        indexed=1,
+        deleted=1,
+        still_refused=[DeadLetter("s-9", 400, "mapper_parsing_exception: y")],
+        seconds=0.25,
+    )
+    assert outcome.lines() == [
+        "retried 3 search dead letters in 0.2 s:",
+        "  indexed                1  (left the dead letters)",
+        "  deleted                1  (open again, or no longer stored)",
+        "  still refused          1",
+        "    s-9: status 400, mapper_parsing_exception: y",
+    ]

@@ -12,7 +12,12 @@ import pytest
 from carpark_dagster.domain.sessions import StoredSession
 from carpark_dagster.resources.engines import ConnectionSettings, EngineError, connect
 from carpark_dagster.resources.search import (
+    REASON_MAX_CHARS,
+    BulkItem,
     SessionIndex,
+    delete_actions,
+    is_rejection,
+    rejection_reason,
     session_actions,
     session_document,
     session_source,
@@ -110,3 +115,87 @@ def test_a_bulk_to_an_unreachable_engine_names_it_without_credentials(engine):
         list(index.bulk(session_actions([closed()], "a")))
     assert "POST /_bulk" in str(caught.value)
     assert "s3cret-pw" not in str(caught.value)
+
+
+# ----------------------------------------------------------------- refused documents
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "refused"),
+    [
+        (400, "mapper_parsing_exception", True),  # a value the mapping cannot take (OpenSearch)
+        (400, "document_parsing_exception", True),  # the same on Elasticsearch 8
+        (400, "strict_dynamic_mapping_exception", True),
+        (400, "illegal_argument_exception", True),  # e.g. an immense keyword term
+        (413, "", True),
+        (400, "index_closed_exception", False),  # the index, not the document
+        (403, "cluster_block_exception", False),  # a write block (disk flood stage)
+        (403, "security_exception", False),
+        (401, "", False),
+        (404, "index_not_found_exception", False),
+        (429, "es_rejected_execution_exception", False),  # busy, still after the retries
+        (500, "", False),
+        (503, "unavailable_shards_exception", False),
+        (None, "", False),  # no answer
+    ],
+)
+def test_only_a_4xx_about_the_document_makes_a_dead_letter(status, error_type, refused):
+    assert is_rejection(status, error_type) is refused
+    item = BulkItem("s-1", "index", False, status, "", error_type)
+    assert item.rejected is refused
+    assert not BulkItem("s-1", "index", True).rejected
+
+
+IMMENSE_TERM = {
+    "type": "illegal_argument_exception",
+    "reason": 'Document contains at least one immense term in field="plate" (whose UTF8 '
+    "encoding is longer than the max length 32766), all of which were skipped. Please correct "
+    "the analyzer to not produce such terms. The prefix of the first immense term is: "
+    "'[83, 69, 67, 82, 69, 84]...', original message: bytes can be at most 32766 in length; "
+    "got 40000",
+    "caused_by": {
+        "type": "max_bytes_length_exceeded_exception",
+        "reason": "bytes can be at most 32766 in length; got 40000",
+    },
+}
+OUT_OF_RANGE = {
+    "type": "mapper_parsing_exception",
+    "reason": "failed to parse field [duration_minutes] of type [integer] in document with id "
+    "'SECRETPLATE-1'. Preview of field's value: '18325193796'",
+    "caused_by": {
+        "type": "input_coercion_exception",
+        "reason": "Numeric value (18325193796) out of range of int (-2147483648 - 2147483647)",
+    },
+}
+
+
+def test_a_refusal_reason_keeps_the_error_and_the_field_but_no_value_of_the_document():
+    assert rejection_reason(OUT_OF_RANGE) == (
+        "mapper_parsing_exception: failed to parse field [duration_minutes] of type [integer] "
+        "in document with id '…' (caused by input_coercion_exception)"
+    )
+    immense = rejection_reason(IMMENSE_TERM)
+    assert immense.startswith(
+        "illegal_argument_exception: Document contains at least one immense term in field='…'"
+    )
+    assert immense.endswith("(caused by max_bytes_length_exceeded_exception)")
+    for reason in (rejection_reason(OUT_OF_RANGE), immense):
+        for value in ("18325193796", "SECRETPLATE", "83, 69", "40000"):
+            assert value not in reason
+
+
+def test_a_refusal_reason_is_one_short_line_whatever_the_engine_says():
+    long = {"type": "mapper_parsing_exception", "reason": "failed\nto parse " + "x" * 5_000}
+    reason = rejection_reason(long)
+    assert len(reason) == REASON_MAX_CHARS and "\n" not in reason and reason.endswith("…")
+    assert rejection_reason("plain 'text' error") == "plain '…' error"
+    assert rejection_reason({"type": "strict_dynamic_mapping_exception"}) == (
+        "strict_dynamic_mapping_exception"
+    )
+
+
+def test_deletes_of_documents_by_id():
+    assert delete_actions(["s-1", 'odd"id'], "idx") == [
+        ('{"delete":{"_index":"idx","_id":"s-1"}}', None),
+        ('{"delete":{"_index":"idx","_id":"odd\\"id"}}', None),
+    ]

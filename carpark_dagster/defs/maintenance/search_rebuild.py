@@ -42,6 +42,7 @@ def rebuild_search_index_from_postgres(
             "locations": outcome.locations,
             "watermark": format_watermark(outcome.watermark),
             "seconds": round(outcome.seconds, 1),
+            "dead_letters": len(outcome.dead_letters),
         },
     )
 

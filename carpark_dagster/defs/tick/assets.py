@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field
 
-from carpark_dagster.domain.earnings import top_average_charges, totals_differences
+from carpark_dagster.domain.earnings import top_average_charges
 from carpark_dagster.domain.sessions import format_watermark
 from carpark_dagster.domain.ticks import (
     anomalies_by_reason,
@@ -22,8 +22,9 @@ from carpark_dagster.domain.ticks import (
 from carpark_dagster.domain.windows import parse_moment
 from carpark_dagster.lib.search_sync import (
     SYNC_CONSUMER,
+    Reconciliation,
     SyncInterrupted,
-    SyncOutcome,
+    reconcile,
     sync_changed_sessions,
 )
 from carpark_dagster.lib.ticks import (
@@ -52,6 +53,7 @@ OWNERS = ["team:carpark-platform"]
 
 CHARGES_FOLLOW_TARIFF = "charges_follow_tariff"
 SEARCH_MATCHES_POSTGRES = "search_matches_postgres"
+SEARCH_HAS_NO_DEAD_LETTERS = "search_has_no_dead_letters"
 
 _tick_asset = dict(group_name=GROUP, owners=OWNERS)
 
@@ -211,9 +213,15 @@ def carpark_table(
             SEARCH_MATCHES_POSTGRES,
             asset="es_index",
             description="Per location, document count and charge sum equal PostgreSQL's "
-            "closed sessions (carpark.location_totals).",
+            "closed sessions (carpark.location_totals) less the search dead letters.",
             blocking=True,
-        )
+        ),
+        dg.AssetCheckSpec(
+            SEARCH_HAS_NO_DEAD_LETTERS,
+            asset="es_index",
+            description="No session is waiting in carpark.search_dead_letters (refused by the "
+            "search engine): a warning until they are fixed and re-sent (carpark search retry).",
+        ),
     ],
 )
 def es_index(
@@ -221,58 +229,97 @@ def es_index(
 ) -> dg.MaterializeResult:
     """Sessions changed since the last sync, sent to the `carpark-sessions` alias (`_id` =
     session id): closed ones indexed, re-opened ones deleted. The watermark in PostgreSQL
-    advances only past documents the engine acknowledged (see `carpark_dagster.lib.search_sync`)."""
+    advances past documents the engine acknowledged or refused; refused ones become dead
+    letters (see `carpark_dagster.lib.search_sync`)."""
     try:
         with search.session_index() as index:
             outcome = sync_changed_sessions(postgres, index, context.log, SYNC_CONSUMER)
-            if outcome.failures:
-                # After the watermark was committed for what was acknowledged.
-                raise _rejected(outcome)
-            index.refresh()
-            differences = totals_differences(
-                postgres.closed_totals_by_location(), index.totals_by_location()
-            )
+            reconciliation = reconcile(postgres, index, context.log)
             engine = index.engine.name
     except EngineError as exc:
         raise _engine_failed(exc, search) from None
+    dead_letter_ids = ", ".join(d.session_id for d in reconciliation.dead_letters[:10])
     return dg.MaterializeResult(
         metadata={
             "documents_indexed": outcome.indexed,
             "documents_deleted": outcome.deleted,
+            "dead_lettered": len(outcome.dead_lettered),
+            "dead_letters_cleared": outcome.dead_letters_cleared,
+            "dead_letters": reconciliation.dead_letter_count,
+            "dead_letter_ids": dead_letter_ids or "none",
             "engine": engine,
             "watermark": format_watermark(outcome.watermark),
             "seconds": round(outcome.seconds, 3),
             "documents_per_second": round(outcome.docs_per_second),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=SEARCH_MATCHES_POSTGRES,
-                passed=not differences,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={
-                    "locations_differing": ", ".join(d["location_id"] for d in differences)
-                    or "none",
-                    "differences": dg.MetadataValue.json(differences),
-                },
-            )
-        ],
+        check_results=search_check_results(reconciliation),
     )
 
 
-def _rejected(outcome: SyncOutcome) -> dg.Failure:
-    failures = outcome.failures
-    return dg.Failure(
-        description=f"the search engine rejected {len(failures)} sessions; the "
-        f"{outcome.sent} it acknowledged are committed, and the rejected ones are retried "
-        "from the watermark on the next tick",
-        metadata={
-            "rejected": len(failures),
-            "failures": dg.MetadataValue.json(failures[:50]),
-            "documents_indexed": outcome.indexed,
-            "documents_deleted": outcome.deleted,
-            "watermark": format_watermark(outcome.watermark),
-        },
-    )
+def search_check_results(reconciliation: Reconciliation) -> list[dg.AssetCheckResult]:
+    """The two search checks from one reconciliation: the index matches PostgreSQL less the
+    dead letters (blocking), and there are no dead letters (a warning, never forgiven
+    silently: it stays yellow while any session is missing from the index)."""
+    shown = reconciliation.dead_letters
+    ids = ", ".join(d.session_id for d in shown) or "none"
+    if reconciliation.dead_letter_count > len(shown):
+        ids += f" (and {reconciliation.dead_letter_count - len(shown)} more)"
+    return [
+        dg.AssetCheckResult(
+            check_name=SEARCH_MATCHES_POSTGRES,
+            passed=reconciliation.matches,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "locations_differing": ", ".join(
+                    d["location_id"] for d in reconciliation.differences
+                )
+                or "none",
+                "differences": dg.MetadataValue.json(reconciliation.differences),
+                "dead_letters_excluded": reconciliation.dead_letter_count,
+                "dead_letter_ids": ids,
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name=SEARCH_HAS_NO_DEAD_LETTERS,
+            passed=reconciliation.dead_letter_count == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=None
+            if reconciliation.dead_letter_count == 0
+            else f"{reconciliation.dead_letter_count} sessions refused by the search engine "
+            "are missing from the index; fix them in PostgreSQL, then run "
+            "`carpark search retry`",
+            metadata={
+                "dead_letters": reconciliation.dead_letter_count,
+                "dead_letter_ids": ids,
+                "oldest": dg.MetadataValue.table(
+                    records=[
+                        dg.TableRecord(
+                            {
+                                "session_id": d.session_id,
+                                "status": d.status,
+                                "reason": d.reason,
+                                "attempts": d.attempts,
+                                "first_seen": d.first_seen.isoformat() if d.first_seen else "",
+                            }
+                        )
+                        for d in shown
+                    ],
+                    schema=DEAD_LETTER_SCHEMA,
+                ),
+            },
+        ),
+    ]
+
+
+DEAD_LETTER_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("session_id", "string"),
+        dg.TableColumn("status", "int"),
+        dg.TableColumn("reason", "string"),
+        dg.TableColumn("attempts", "int"),
+        dg.TableColumn("first_seen", "string"),
+    ]
+)
 
 
 def _engine_failed(exc: EngineError, search: ElasticsearchResource) -> dg.Failure:
