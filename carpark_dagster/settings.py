@@ -13,6 +13,7 @@ import dagster as dg
 
 from carpark_dagster.resources import (
     CarparkConfigResource,
+    CheckLimitsResource,
     ElasticsearchResource,
     GateSimulatorResource,
     PostgresResource,
@@ -101,6 +102,11 @@ def build_resources(
             ),
         ),
         "carpark_config": CarparkConfigResource(path=env.text("CARPARK_CONFIG")),
+        "check_limits": CheckLimitsResource(
+            quarantine_max_per_hour=env.int(
+                "CARPARK_QUARANTINE_MAX_PER_HOUR", CheckLimitsResource().quarantine_max_per_hour
+            ),
+        ),
         "gate_simulator": GateSimulatorResource(
             seed=env.int("CARPARK_SIM_SEED", 8),
             volume_scale=_env_float("CARPARK_SIM_VOLUME_SCALE", 1.0),
