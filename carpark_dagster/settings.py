@@ -13,6 +13,7 @@ import dagster as dg
 
 from carpark_dagster.resources import (
     CarparkConfigResource,
+    CheckLimitsResource,
     ElasticsearchResource,
     GateSimulatorResource,
     InboxResource,
@@ -107,6 +108,11 @@ def build_resources(
             source=os.environ.get("CARPARK_SOURCE") or InboxResource().source,
             directory=os.environ.get("CARPARK_INBOX_DIR") or InboxResource().directory,
             max_file_mb=env.int("CARPARK_INBOX_MAX_FILE_MB", InboxResource().max_file_mb),
+        ),
+        "check_limits": CheckLimitsResource(
+            quarantine_max_per_hour=env.int(
+                "CARPARK_QUARANTINE_MAX_PER_HOUR", CheckLimitsResource().quarantine_max_per_hour
+            ),
         ),
         "gate_simulator": GateSimulatorResource(
             seed=env.int("CARPARK_SIM_SEED", 8),

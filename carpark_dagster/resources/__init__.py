@@ -1,6 +1,8 @@
 """Resources own all I/O: PostgreSQL (system of record) and the search engine (serving store);
-and the deployment's settings: locations and tariffs, the simulated gates, the tick clock."""
+and the deployment's settings: locations and tariffs, the simulated gates, the tick clock,
+the checks' limits."""
 
+from carpark_dagster.resources.checks import CheckLimitsResource
 from carpark_dagster.resources.clock import TickClockResource
 from carpark_dagster.resources.config import CarparkConfigResource
 from carpark_dagster.resources.inbox import InboxResource
@@ -11,6 +13,7 @@ from carpark_dagster.resources.simulator import GateSimulatorResource
 
 __all__ = [
     "CarparkConfigResource",
+    "CheckLimitsResource",
     "ElasticsearchResource",
     "GateSimulatorResource",
     "InboxResource",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -27,6 +27,7 @@ from pgpq.schema import Jsonb
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, PrivateAttr
 
+from carpark_dagster.domain.checks import NegativeSessions, StaleOpenSessions
 from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.earnings import LocationTotals
 from carpark_dagster.domain.ledger import StateQuery
@@ -266,6 +267,36 @@ SELECT location_id, sessions, total_charge_cents
 FROM carpark.location_totals
 WHERE sessions <> 0 OR total_charge_cents <> 0
 ORDER BY location_id
+"""
+# The checks job (docs/checks.md). Sessions with a negative duration or charge: a partial
+# index (migration 0011) holds exactly those, none normally, so this costs nothing however long
+# the history; the condition must stay the index's for the planner to use it.
+SELECT_NEGATIVE_SESSIONS = """
+SELECT location_id,
+       count(*) FILTER (WHERE duration_seconds < 0) AS negative_durations,
+       count(*) FILTER (WHERE charge_cents < 0) AS negative_charges
+FROM carpark.parking_sessions
+WHERE duration_seconds < 0 OR charge_cents < 0
+GROUP BY location_id ORDER BY location_id
+"""
+# Per location, the open sessions that entered before its cutoff (the index of open sessions
+# by entry time, location by location).
+SELECT_OPEN_SESSIONS_ENTERED_BEFORE = """
+SELECT x.location_id, count(*), min(s.entry_time)
+FROM unnest(%(locations)b::text[], %(entered_before)b::timestamptz[])
+     AS x(location_id, entered_before)
+JOIN LATERAL (
+    SELECT p.entry_time FROM carpark.parking_sessions p
+    WHERE p.status = 'open' AND p.location_id = x.location_id
+      AND p.entry_time < x.entered_before) AS s ON true
+GROUP BY x.location_id ORDER BY x.location_id
+"""
+# Records quarantined within the last `period` of the database's clock (the clock that set
+# first_seen), per source.
+COUNT_QUARANTINED_SINCE = """
+SELECT source, count(*) FROM carpark.quarantine
+WHERE first_seen > now() - %(period)s::interval
+GROUP BY source ORDER BY source
 """
 # The rebuild reads everything from one snapshot: the rows, the watermark they add up to, and
 # the totals they are checked against, even while ticks keep writing.
@@ -703,6 +734,25 @@ class PostgresResource(dg.ConfigurableResource):
                     for row in conn.execute(SELECT_DEAD_LETTERS, (dead_letters_shown,))
                 ],
             )
+
+    def negative_sessions(self) -> list[NegativeSessions]:
+        """Per location, the stored sessions with a negative duration or charge."""
+        with self.connect() as conn:
+            rows = conn.execute(SELECT_NEGATIVE_SESSIONS).fetchall()
+        return [NegativeSessions(loc, int(d), int(c)) for loc, d, c in rows]
+
+    def open_sessions_entered_before(self, cutoffs: dict[str, datetime]) -> list[StaleOpenSessions]:
+        """Per location of `cutoffs`, the sessions still open that entered before its cutoff."""
+        params = {"locations": list(cutoffs), "entered_before": list(cutoffs.values())}
+        with self.connect() as conn:
+            rows = conn.execute(SELECT_OPEN_SESSIONS_ENTERED_BEFORE, params).fetchall()
+        return [StaleOpenSessions(loc, int(n), oldest) for loc, n, oldest in rows]
+
+    def quarantined_since(self, period: timedelta) -> dict[str, int]:
+        """Records quarantined within the last `period`, per source."""
+        with self.connect() as conn:
+            rows = conn.execute(COUNT_QUARANTINED_SINCE, {"period": period}).fetchall()
+        return {source: int(n) for source, n in rows}
 
     @contextmanager
     def closed_sessions_snapshot(self) -> Iterator[ClosedSessionsSnapshot]:

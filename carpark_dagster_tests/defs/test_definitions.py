@@ -61,15 +61,20 @@ def test_every_job_schedule_and_sensor_is_known():
     """A snapshot of the names: a rename or a definition lost by the autoloader shows here."""
     repository = DEFS.get_repository_def()
     assert sorted(j.name for j in repository.get_all_jobs() if not j.name.startswith("__")) == [
+        "carpark_checks",
         "carpark_inbox",
         "carpark_tick",
         "import_legacy_csv",
         "rebuild_search_index",
     ]
-    assert [s.name for s in repository.schedule_defs] == ["every_five_minutes"]
+    assert sorted(s.name for s in repository.schedule_defs) == [
+        "every_five_minutes",
+        "hourly_checks",
+    ]
     assert [s.name for s in repository.sensor_defs] == ["first_tick_sensor", "inbox_sensor"]
     assert sorted(DEFS.resources) == [
         "carpark_config",
+        "check_limits",
         "gate_simulator",
         "inbox",
         "io_manager",
@@ -79,13 +84,50 @@ def test_every_job_schedule_and_sensor_is_known():
     ]
 
 
-def test_money_checks_are_blocking():
+def test_every_check_is_known_with_its_asset_and_whether_it_blocks():
+    """A snapshot of the checks: the tick's two in its ops, the stored state's five beside
+    them. Money checks block; the quarantine's growth only warns."""
     graph = DEFS.resolve_asset_graph()
-    checks = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys}
-    assert checks["charges_follow_tariff"].blocking
-    assert checks["search_matches_postgres"].blocking
-    # Dead letters are a warning that stays visible; they do not hold the earnings back.
-    assert not checks["search_has_no_dead_letters"].blocking
+    checks = {
+        key.name: (key.asset_key.to_user_string(), graph.get_check_spec(key).blocking)
+        for key in graph.asset_check_keys
+    }
+    assert checks == {
+        "charges_follow_tariff": ("closed_sessions", True),
+        "search_matches_postgres": ("es_index", True),
+        "sessions_not_negative": ("carpark_table", True),
+        "no_open_session_past_max_stay": ("carpark_table", True),
+        "quarantine_growth_within_limit": ("carpark_table", False),
+        "stored_charges_follow_tariff": ("carpark_table", True),
+        "search_reconciles_with_postgres": ("es_index", True),
+        # Dead letters are a warning that stays visible; they do not hold the earnings back.
+        "search_has_no_dead_letters": ("es_index", False),
+    }
+
+
+def test_the_checks_job_runs_the_stored_state_checks_and_materialises_nothing():
+    job = DEFS.resolve_job_def("carpark_checks")
+    assert job.asset_layer.selected_asset_keys == set()
+    checks = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
+    assert checks == {
+        "sessions_not_negative",
+        "no_open_session_past_max_stay",
+        "quarantine_growth_within_limit",
+        "stored_charges_follow_tariff",
+        "search_reconciles_with_postgres",
+    }
+    # One step per check, no asset's op.
+    assert sorted(node.name for node in job.nodes) == [
+        "carpark_table_no_open_session_past_max_stay",
+        "carpark_table_quarantine_growth_within_limit",
+        "carpark_table_sessions_not_negative",
+        "carpark_table_stored_charges_follow_tariff",
+        "es_index_search_reconciles_with_postgres",
+    ]
+    assert job.executor_def is dg.in_process_executor
+    schedule = DEFS.resolve_schedule_def("hourly_checks")
+    assert schedule.job_name == "carpark_checks"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
 def _tool(name: str) -> str:
