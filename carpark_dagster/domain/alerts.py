@@ -15,10 +15,12 @@ REDACTED = "***"
 
 # user:password@ (or user@) in any URL: scheme://<userinfo>@host
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]*@")
-# password=…, api_key: …, token=… (libpq key=value strings, query strings, messages)
+# password=…, api_key: …, token=… (libpq key=value strings, query strings, messages): a
+# quoted value up to its quote, else everything up to the next space (rather too much than a
+# password's tail after a character it happened to contain).
 _SECRET_FIELD = re.compile(
     r"(?P<key>\b(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key)\b"
-    r"\s*[=:]\s*)(?P<quote>['\"]?)[^\s&;,'\"]+(?P=quote)",
+    r"\s*[=:]\s*)(?:'[^']*'|\"[^\"]*\"|\S+)",
     re.IGNORECASE,
 )
 # Authorization headers: "ApiKey …", "Bearer …", "Basic …"
@@ -40,8 +42,8 @@ def error_summary(class_name: str | None, message: str | None) -> str:
     lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
     first = lines[0] if lines else ""
     name = (class_name or "").strip()
-    if name and first.startswith(f"{name}:"):  # Dagster's messages often repeat the class
-        first = first[len(name) + 1 :].strip()
+    if name:  # Dagster's messages often repeat the class, with or without its module
+        first = re.sub(rf"^(?:[\w.]*\.)?{re.escape(name)}:\s*", "", first)
     text = f"{name}: {first}" if name and first else name or first or "unknown error"
     text = "".join(ch if ch.isprintable() else " " for ch in redact_secrets(text))
     if len(text) > SUMMARY_LIMIT:
