@@ -3,6 +3,7 @@
 (docs/operations.md#run-failure-alerts)."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
@@ -11,8 +12,8 @@ from carpark_dagster.resources import PostgresResource
 from carpark_dagster.resources.alerts import AlertWebhookResource, Delivery
 
 
-def _innermost(error):
-    """The error a person can act on: Dagster's wrappers name the step, their cause says why."""
+def _innermost(error: Any) -> Any:
+    """The error a person can act on (Dagster's SerializableErrorInfo, or None): Dagster's wrappers name the step, their cause says why."""
     while error is not None and error.cls_name and error.cls_name.startswith("Dagster"):
         if error.cause is None:
             break
