@@ -13,7 +13,8 @@ from carpark_dagster.resources.alerts import AlertWebhookResource, Delivery
 
 
 def _innermost(error: Any) -> Any:
-    """The error a person can act on (Dagster's SerializableErrorInfo, or None): Dagster's wrappers name the step, their cause says why."""
+    """The error a person can act on (a SerializableErrorInfo, or None): Dagster's wrappers
+    name the step, their cause says why."""
     while error is not None and error.cls_name and error.cls_name.startswith("Dagster"):
         if error.cause is None:
             break
