@@ -14,9 +14,9 @@ import pytest
 from carpark_dagster.defs.automation.alerts import run_failure_alerts
 from carpark_dagster.defs.automation.jobs import carpark_tick_job
 from carpark_dagster.defs.tick import assets
-from carpark_dagster.resources import ElasticsearchResource, PostgresResource
+from carpark_dagster.resources import ElasticsearchResource, PostgresResource, TickClockResource
 from carpark_dagster.resources.alerts import AlertWebhookResource
-from carpark_dagster_tests.integration.pipeline_runs import pipeline_resources
+from carpark_dagster_tests.integration.pipeline_runs import START, pipeline_resources
 from carpark_dagster_tests.webhook_server import HANG, webhook
 
 SECRET = "hunter2-s3cret"
@@ -70,6 +70,11 @@ class SensorTicks:
         ) as context:
             data = run_failure_alerts.evaluate_tick(context)
         self.cursor = data.cursor
+
+
+def _half_hour_of_ticks(resources: dict) -> dict:
+    """The tick clock pinned half an hour after the start: six windows due."""
+    return {**resources, "tick_clock": TickClockResource(start=START, now="2026-11-27T07:30+08:00")}
 
 
 def _fail(instance: dg.DagsterInstance) -> str:
@@ -176,7 +181,7 @@ def test_a_failed_tick_is_recorded_in_a_database_not_migrated_yet(instance, post
         assets=dg.load_assets_from_modules([assets]),
         jobs=[carpark_tick_job],
         sensors=[run_failure_alerts],
-        resources=pipeline_resources(unreachable, search, tmp_path, seed=3),
+        resources=_half_hour_of_ticks(pipeline_resources(unreachable, search, tmp_path, seed=3)),
     )
     sensor = SensorTicks(instance, PostgresResource(dsn=postgres_dsn))
     sensor.defs = defs
@@ -196,3 +201,35 @@ def test_a_failed_tick_is_recorded_in_a_database_not_migrated_yet(instance, post
     assert hook.received[0]["run_id"] == result.run_id
     assert hook.received[0]["failed_steps"] == []
     assert SECRET not in hook.raw[0].decode()
+
+
+def test_a_tick_whose_search_engine_is_down_is_recorded_with_its_failed_step(
+    instance, postgres, tmp_path
+):
+    """PostgreSQL is up, the search engine is not (its URL holds a password): es_index fails,
+    location_earnings does not run; the row names es_index and the engine without the
+    password."""
+    search = ElasticsearchResource(url=f"http://elastic:{SECRET}@127.0.0.1:9", max_retries=0)
+    defs = dg.Definitions(
+        assets=dg.load_assets_from_modules([assets]),
+        jobs=[carpark_tick_job],
+        sensors=[run_failure_alerts],
+        resources=_half_hour_of_ticks(pipeline_resources(postgres, search, tmp_path, seed=3)),
+    )
+    sensor = SensorTicks(instance, postgres)
+    sensor.defs = defs
+    sensor.tick()
+    result = defs.resolve_job_def("carpark_tick").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    with webhook(200) as hook:
+        sensor.tick(hook.url)
+    [row] = _rows(postgres)
+    assert (row["run_id"], row["failed_steps"]) == (result.run_id, ["es_index"])
+    assert row["error_summary"].startswith(
+        "Failure: search sync failed: search engine at http://127.0.0.1:9 is unreachable"
+    )
+    assert hook.received[0]["failed_steps"] == ["es_index"]
+    assert SECRET not in hook.raw[0].decode()
+    assert SECRET not in json.dumps(row, default=str)
