@@ -11,6 +11,7 @@ import os
 
 import dagster as dg
 
+from carpark_dagster.domain.alerts import DEFAULT_UI_URL
 from carpark_dagster.resources import (
     CarparkConfigResource,
     CheckLimitsResource,
@@ -21,6 +22,8 @@ from carpark_dagster.resources import (
     RunPickleIOManager,
     TickClockResource,
 )
+from carpark_dagster.resources.alerts import AlertWebhookResource
+from carpark_dagster.resources.retention import RetentionResource
 from carpark_dagster.resources.search import LEGACY_ALIAS, SESSIONS_ALIAS
 
 
@@ -72,13 +75,22 @@ def build_resources(
 ) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
     """Every resource; `resolve=True` reads the variables now (for tools outside Dagster)."""
     env = _Env(resolve)
+    dsn = env.text("CARPARK_POSTGRES_DSN", PostgresResource().dsn)
     return {
         "postgres": PostgresResource(
-            dsn=env.text("CARPARK_POSTGRES_DSN", PostgresResource().dsn),
+            dsn=dsn,
             writer_lock_wait_s=_env_float(
                 "CARPARK_WRITER_LOCK_WAIT_S", PostgresResource().writer_lock_wait_s
             ),
         ),
+        # The failure sensor's: records failures without waiting for the writer lock.
+        "postgres_monitor": PostgresResource(dsn=dsn, writer=False),
+        "alert_webhook": AlertWebhookResource(
+            # A secret (chat webhooks carry their token in the URL): an EnvVar in Dagster.
+            url=env.text("CARPARK_ALERT_WEBHOOK_URL"),
+            ui_url=os.environ.get("CARPARK_UI_URL") or DEFAULT_UI_URL,
+        ),
+        "retention": RetentionResource.from_environment(),
         "search": ElasticsearchResource(
             url=env.text("CARPARK_ES_URL", ElasticsearchResource().url),
             username=env.text("CARPARK_ES_USERNAME"),

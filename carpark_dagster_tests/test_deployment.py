@@ -5,6 +5,7 @@ import re
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
@@ -43,3 +44,41 @@ def test_every_setting_the_code_reads_is_documented():
     documented = (ROOT / ".env.example").read_text()
     missing = {v for v in re.findall(r'"(CARPARK_[A-Z_]+)"', code) if v not in documented}
     assert missing == set()
+
+
+def instance_settings(instance: dg.DagsterInstance) -> tuple[bool, dict, dict]:
+    from dagster._core.definitions.run_request import InstigatorType
+
+    return (
+        instance.freshness_enabled,
+        {
+            s.value: d
+            for s, d in instance.get_tick_retention_settings(InstigatorType.SENSOR).items()
+        },
+        {
+            s.value: d
+            for s, d in instance.get_tick_retention_settings(InstigatorType.SCHEDULE).items()
+        },
+    )
+
+
+EXPECTED_INSTANCE_SETTINGS = (
+    True,
+    {"STARTED": 30, "SKIPPED": 7, "SUCCESS": 30, "FAILURE": 30},
+    {"STARTED": 90, "SKIPPED": 90, "SUCCESS": 90, "FAILURE": 90},
+)
+
+
+@pytest.mark.parametrize("path", ["dagster.yaml", "ops/docker/dagster.yaml"])
+def test_both_instances_turn_freshness_on_and_set_tick_retention(path):
+    """Said explicitly in both files, whatever Dagster's defaults are."""
+    config = yaml.safe_load((ROOT / path).read_text())
+    assert config["freshness"] == {"enabled": True}
+    assert config["retention"]["schedule"] == {"purge_after_days": 90}
+    assert config["retention"]["sensor"]["purge_after_days"]["skipped"] == 7
+
+
+def test_the_local_instance_loads_with_freshness_and_tick_retention(tmp_path):
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance_settings(instance) == EXPECTED_INSTANCE_SETTINGS

@@ -86,15 +86,21 @@ def plan_tick(
         return TickPlan(windows=windows, progress=progress)
     progress = postgres.tick_progress()
     start, end = replay
-    if progress is None or not progress.start_at <= start < end <= progress.processed_until:
+    # Before replayable_since, retention has deleted gate events a replay would re-read.
+    if progress is None or not progress.replayable_since <= start < end <= progress.processed_until:
         done = (
-            f"{progress.start_at.isoformat()} to {progress.processed_until.isoformat()}"
+            f"{progress.replayable_since.isoformat()} to {progress.processed_until.isoformat()}"
             if progress
             else "none yet"
         )
+        held = (
+            "; earlier ones' gate events were deleted by retention"
+            if progress and progress.replayable_since > progress.start_at
+            else ""
+        )
         raise WindowError(
             f"replay {start.isoformat()} to {end.isoformat()}: only windows already processed "
-            f"can be replayed ({done}); the schedule processes later ones"
+            f"can be replayed ({done}{held}); the schedule processes later ones"
         )
     return TickPlan(windows=windows_between(start, end), progress=progress, replay=True)
 

@@ -27,6 +27,7 @@ from pgpq.schema import Jsonb
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, PrivateAttr
 
+from carpark_dagster.domain.alerts import RunFailure
 from carpark_dagster.domain.checks import NegativeSessions, StaleOpenSessions
 from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.earnings import LocationTotals
@@ -48,6 +49,11 @@ from carpark_dagster.resources.migrations import (
     apply_migrations,
     bundled_migrations,
 )
+from carpark_dagster.resources.retention import (
+    LIMIT_REPLAYS,
+    RetentionRule,
+    delete_batch_statement,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +73,9 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = %s
   AND l.objsubid = 1
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
-SELECT_PROGRESS = "SELECT start_at, processed_until FROM carpark.tick_progress"
+SELECT_PROGRESS = """
+SELECT start_at, processed_until, coalesce(replayable_from, start_at) FROM carpark.tick_progress
+"""
 COUNT_WAITING_EVENTS = "SELECT count(*) FROM carpark.pending_events"
 START_PROGRESS = """
 INSERT INTO carpark.tick_progress (start_at, processed_until) VALUES (%(start)s, %(start)s)
@@ -314,6 +322,20 @@ WHERE exit_time IS NOT NULL
 ORDER BY updated_at, session_id
 LIMIT %(limit)s
 """
+# Failed runs (the failure sensor): written once, then the alert's outcome once.
+INSERT_RUN_FAILURE = """
+INSERT INTO carpark.run_failures
+    (run_id, job_name, failed_steps, error_summary, failed_at, run_url)
+VALUES (%(run_id)s, %(job_name)s, %(failed_steps)s, %(error_summary)s, %(failed_at)s,
+        %(run_url)s)
+ON CONFLICT (run_id) DO NOTHING
+"""
+SELECT_ALERT_STATUS = "SELECT alert_status FROM carpark.run_failures WHERE run_id = %s"
+RECORD_ALERT = """
+UPDATE carpark.run_failures
+SET alert_status = %(status)s, alert_attempts = %(attempts)s, alert_detail = %(detail)s
+WHERE run_id = %(run_id)s AND alert_status IS NULL
+"""
 SELECT_CLOSED_TOTALS = """
 SELECT location_id, count(*) AS sessions, sum(charge_cents) AS total_charge_cents
 FROM carpark.parking_sessions
@@ -432,6 +454,13 @@ class TickProgress:
 
     start_at: datetime
     processed_until: datetime
+    # Replays may reach back to here: start_at, or later once retention has deleted old
+    # gate events (docs/operations.md#retention).
+    replayable_from: datetime | None = None
+
+    @property
+    def replayable_since(self) -> datetime:
+        return self.replayable_from or self.start_at
 
 
 @dataclass(frozen=True)
@@ -507,6 +536,11 @@ class PostgresResource(dg.ConfigurableResource):
         default=WRITER_LOCK_WAIT_S,
         description="How long a run waits for another writer of the database to finish.",
     )
+    writer: bool = Field(
+        default=True,
+        description="Take the writer lock and migrate when set up for a run. False for the "
+        "failure sensor, which only records failures and must never wait for a tick.",
+    )
 
     _run_connection: psycopg.Connection | None = PrivateAttr(default=None)
     _exit_log_connection: psycopg.Connection | None = PrivateAttr(default=None)
@@ -514,6 +548,8 @@ class PostgresResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """A run is one writer: it takes the writer lock before anything reads the state, and
         holds it on its connection until it ends (a killed run's lock dies with it)."""
+        if not self.writer:
+            return
         run = context.run
         holder = f"carpark run {run.run_id[:8]} ({run.job_name})" if run else "carpark run"
         self._run_connection = self._open(holder)
@@ -976,6 +1012,56 @@ class PostgresResource(dg.ConfigurableResource):
                 )
             if consumer is not None and mark is not None:
                 cur.execute(UPSERT_WATERMARK, (consumer, mark[0], mark[1]))
+
+    def record_run_failure(self, failure: RunFailure) -> str | None:
+        """Record a failed run (once: a second time changes nothing); return the outcome of
+        its alert so far (None: not yet decided). The failure sensor does not migrate when it
+        is set up (it is no writer): a database that has not had this table yet gets it now."""
+        try:
+            return self._record_run_failure(failure)
+        except psycopg.errors.UndefinedTable:
+            self.migrate()
+            return self._record_run_failure(failure)
+
+    def _record_run_failure(self, failure: RunFailure) -> str | None:
+        with self.connect() as conn:
+            conn.execute(
+                INSERT_RUN_FAILURE,
+                {
+                    "run_id": failure.run_id,
+                    "job_name": failure.job_name,
+                    "failed_steps": list(failure.failed_steps),
+                    "error_summary": failure.error_summary,
+                    "failed_at": failure.failed_at,
+                    "run_url": failure.run_url,
+                },
+            )
+            return conn.execute(SELECT_ALERT_STATUS, (failure.run_id,)).fetchone()[0]
+
+    def record_alert(self, run_id: str, status: str, attempts: int, detail: str) -> None:
+        """The outcome of a failure's alert, unless one is recorded already."""
+        with self.connect() as conn:
+            conn.execute(
+                RECORD_ALERT,
+                {"run_id": run_id, "status": status, "attempts": attempts, "detail": detail},
+            )
+
+    def delete_expired(self, rule: RetentionRule, cutoff: datetime, batch_rows: int) -> int:
+        """Delete the rule's rows older than `cutoff`, `batch_rows` per statement (each its
+        own transaction), until none is left; return how many."""
+        statement = delete_batch_statement(rule)
+        deleted = 0
+        with self.connect() as conn:
+            while True:
+                batch = conn.execute(statement, {"cutoff": cutoff, "limit": batch_rows}).rowcount
+                deleted += batch
+                if batch < batch_rows:
+                    return deleted
+
+    def limit_replays(self, replayable_from: datetime) -> None:
+        """Replays may start no earlier than `replayable_from` (only ever moves forward)."""
+        with self.connect() as conn:
+            conn.execute(LIMIT_REPLAYS, {"from": replayable_from})
 
     def record_location_earnings(self, computed_at: datetime, ranking: pd.DataFrame) -> None:
         with self.connect() as conn, conn.transaction(), conn.cursor() as cur:

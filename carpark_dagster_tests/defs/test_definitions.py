@@ -4,6 +4,7 @@ import itertools
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -63,25 +64,74 @@ def test_every_job_schedule_and_sensor_is_known():
     assert sorted(j.name for j in repository.get_all_jobs() if not j.name.startswith("__")) == [
         "carpark_checks",
         "carpark_inbox",
+        "carpark_retention",
         "carpark_tick",
         "import_legacy_csv",
         "rebuild_search_index",
     ]
     assert sorted(s.name for s in repository.schedule_defs) == [
+        "daily_retention",
         "every_five_minutes",
         "hourly_checks",
     ]
-    assert [s.name for s in repository.sensor_defs] == ["first_tick_sensor", "inbox_sensor"]
+    assert sorted(s.name for s in repository.sensor_defs) == [
+        "first_tick_sensor",
+        "inbox_sensor",
+        "run_failure_alerts",
+    ]
     assert sorted(DEFS.resources) == [
+        "alert_webhook",
         "carpark_config",
         "check_limits",
         "gate_simulator",
         "inbox",
         "io_manager",
         "postgres",
+        "postgres_monitor",
+        "retention",
         "search",
         "tick_clock",
     ]
+
+
+def test_the_failure_sensor_is_on_by_default_and_watches_every_job():
+    sensor = DEFS.resolve_sensor_def("run_failure_alerts")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert isinstance(sensor, dg.RunStatusSensorDefinition)
+    assert sensor.required_resource_keys == {"postgres_monitor", "alert_webhook"}
+    # no job list: every job of the code location is watched
+    assert sensor.targets == []
+
+
+def test_the_failure_sensor_never_waits_for_the_writer_lock():
+    assert DEFS.resources["postgres"].writer is True
+    assert DEFS.resources["postgres_monitor"].writer is False
+    assert DEFS.resources["postgres_monitor"].dsn == DEFS.resources["postgres"].dsn
+
+
+def test_what_readers_see_has_a_freshness_policy():
+    graph = DEFS.resolve_asset_graph()
+    windows = {
+        key: (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta())
+        for key in LINEAGE
+        if (policy := graph.get(dg.AssetKey(key)).freshness_policy) is not None
+    }
+    assert windows == {
+        "es_index": (timedelta(minutes=10), timedelta(minutes=15)),
+        "location_earnings": (timedelta(minutes=10), timedelta(minutes=15)),
+    }
+
+
+def test_retention_runs_daily_in_carpark_time_in_one_process_and_is_on_by_default():
+    schedule = DEFS.resolve_schedule_def("daily_retention")
+    assert schedule.job_name == "carpark_retention"
+    assert schedule.cron_schedule == "17 3 * * *"
+    assert schedule.execution_timezone == "Asia/Singapore"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    job = DEFS.resolve_job_def("carpark_retention")
+    assert [node.name for node in job.nodes] == ["delete_expired_rows"]
+    assert job.executor_def.name == dg.in_process_executor.name
+    assert "postgres" in job.get_required_resource_defs()  # the writer lock comes with it
 
 
 def test_every_check_is_known_with_its_asset_and_whether_it_blocks():

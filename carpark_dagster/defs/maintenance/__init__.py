@@ -1,1 +1,2 @@
-"""Jobs an operator launches by hand: the lab import and the search rebuild."""
+"""Jobs an operator launches by hand (the lab import, the search rebuild) and the daily
+retention job with its schedule."""
