@@ -373,3 +373,7 @@ def location_earnings(
             else 0.0,
         }
     )
+
+
+# The checks the tick's own ops evaluate (they guard each tick's money and search sync).
+TICK_CHECKS = [key for asset in (closed_sessions, es_index) for key in asset.check_keys]
