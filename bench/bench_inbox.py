@@ -1,0 +1,129 @@
+"""Reading big gate-event files: rows/s and the reader's peak memory.
+
+    .venv/bin/python bench/bench_inbox.py [--gb 1.0] [--dir /tmp]      (or: make bench-inbox)
+
+Writes a CSV and a JSON Lines file of about `--gb` GB each (simulated plates, Singapore
+times, one record in 200 malformed), then reads each in a fresh process with
+`read_gate_file` and prints rows/s and the peak RSS of that process, next to its RSS after
+the imports (the growth is what reading costs). The files are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from carpark_dagster.domain.events import EVENT_COLUMNS
+from carpark_dagster.domain.inbox import InboxRules, read_gate_file
+from carpark_dagster.domain.plates import sg_plates
+
+BLOCK_ROWS = 100_000
+START = datetime(2026, 11, 23, 0, 0)  # naive: Singapore local time
+
+
+def block_records(rng: np.random.Generator, block: int) -> list[dict[str, str]]:
+    plates = sg_plates(rng, BLOCK_ROWS)
+    seconds = np.sort(rng.integers(0, 86_400 * 7, BLOCK_ROWS))
+    kinds = np.where(rng.random(BLOCK_ROWS) < 0.5, "entry", "exit")
+    records = [
+        {
+            "event_id": f"bench-{block:05d}-{row:06d}",
+            "plate": str(plates[row]),
+            "location_id": f"Park{row % 6}",
+            "event_type": str(kinds[row]),
+            "event_time": (START + timedelta(seconds=int(seconds[row]))).isoformat(),
+        }
+        for row in range(BLOCK_ROWS)
+    ]
+    for record in records[::200]:
+        record["event_time"] = "not a time"
+    return records
+
+
+def write_file(path: Path, gigabytes: float) -> int:
+    """Writes blocks until the file reaches the size; returns the number of records."""
+    rng = np.random.default_rng(13)
+    rows, limit = 0, int(gigabytes * 1e9)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        if path.suffix == ".csv":
+            out.write(",".join(EVENT_COLUMNS) + "\r\n")
+        block = 0
+        while out.tell() < limit:
+            records = block_records(rng, block)
+            if path.suffix == ".csv":
+                out.writelines(",".join(r.values()) + "\r\n" for r in records)
+            else:
+                out.writelines(json.dumps(r) + "\n" for r in records)
+            rows += len(records)
+            block += 1
+    return rows
+
+
+def read(path: Path) -> None:
+    """In a fresh process: read the file, print one JSON line of figures."""
+    imported = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    events = rejected = chunks = 0
+    now = datetime.now(UTC)
+    for chunk in read_gate_file(path, InboxRules(), now):
+        events += len(chunk.events)
+        rejected += len(chunk.rejected)
+        chunks += 1
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    figures = {"events": events, "rejected": rejected, "chunks": chunks, "seconds": seconds}
+    print(json.dumps({**figures, "rss_imports_kib": imported, "rss_peak_kib": peak}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gb", type=float, default=1.0, help="size of each file (GB)")
+    parser.add_argument("--dir", type=Path, default=None, help="where to write the files")
+    parser.add_argument("--read", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.read is not None:
+        read(args.read)
+        return
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}"
+    )
+    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
+        for name in ("events.csv", "events.jsonl"):
+            path = Path(folder) / name
+            started = time.perf_counter()
+            rows = write_file(path, args.gb)
+            written = time.perf_counter() - started
+            size = path.stat().st_size
+            run = subprocess.run(
+                [sys.executable, __file__, "--read", str(path)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            result = json.loads(run.stdout)
+            assert result["events"] + result["rejected"] == rows, (result, rows)
+            print(
+                f"{name:13} {size / 1e9:5.2f} GB {rows:>11,} rows (written in {written:5.1f} s)  "
+                f"read {result['seconds']:6.1f} s  {rows / result['seconds']:>9,.0f} rows/s  "
+                f"{size / 1e6 / result['seconds']:5.1f} MB/s  "
+                f"peak RSS {result['rss_peak_kib'] / 1024:6.0f} MiB "
+                f"(after imports {result['rss_imports_kib'] / 1024:4.0f} MiB)  "
+                f"{result['chunks']} chunks, {result['rejected']:,} rejected"
+            )
+            path.unlink()
+
+
+if __name__ == "__main__":
+    main()
