@@ -177,11 +177,9 @@ def read_gate_file(path: Path, rules: InboxRules, now: datetime) -> Iterator[Fil
             raise FileRefused(EMPTY_FILE)
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline=None)
         lines = _Lines(text, rules.max_line_chars)
-        batches = (
-            _csv_batches(lines, rules) if suffix in CSV_SUFFIXES else _jsonl_batches(lines, rules)
-        )
+        records = _csv_records(lines) if suffix in CSV_SUFFIXES else _jsonl_records(lines)
         try:
-            for batch in batches:
+            for batch in _batched(records, lines, rules):
                 yield _finish(batch, rules, latest)
         except UnicodeDecodeError:
             raise FileRefused(NOT_UTF8) from None
@@ -241,18 +239,36 @@ class _Batch:
     """Records gathered for one chunk: candidate rows (five texts each, EVENT_COLUMNS order)
     with their lines, and records already rejected while parsing."""
 
-    def __init__(self, chars_at_start: int):
-        self.chars_at_start = chars_at_start
+    def __init__(self):
         self.lines: list[int] = []
         self.rows: list[tuple[str, ...]] = []
         self.rejected: list[tuple[int, str, dict]] = []
-        self.size = 0
-
-    def full(self, rules: InboxRules, lines: _Lines) -> bool:
-        return self.size >= rules.chunk_rows or lines.chars - self.chars_at_start >= _CHUNK_CHARS
 
 
-def _csv_batches(lines: _Lines, rules: InboxRules) -> Iterator[_Batch]:
+# A record as parsed: its line, then either its five texts and None, None, or None and why
+# it was rejected with what it held.
+_Record = tuple[int, tuple[str, ...] | None, str | None, dict | None]
+
+
+def _batched(records: Iterator[_Record], lines: _Lines, rules: InboxRules) -> Iterator[_Batch]:
+    """Groups records into batches of `chunk_rows`, or fewer once `_CHUNK_CHARS` characters
+    of input have gone into one."""
+    batch, size, until = _Batch(), 0, lines.chars + _CHUNK_CHARS
+    for line, values, reason, record in records:
+        if values is not None:
+            batch.lines.append(line)
+            batch.rows.append(values)
+        else:
+            batch.rejected.append((line, reason, record))
+        size += 1
+        if size >= rules.chunk_rows or lines.chars >= until:
+            yield batch
+            batch, size, until = _Batch(), 0, lines.chars + _CHUNK_CHARS
+    if size:
+        yield batch
+
+
+def _csv_records(lines: _Lines) -> Iterator[_Record]:
     """CSV (the `csv` module's dialect: comma, double quotes): a header naming at least the five
     columns (trimmed, any case; others ignored), then one record per row."""
     reader = csv.reader(lines)
@@ -267,37 +283,28 @@ def _csv_batches(lines: _Lines, rules: InboxRules) -> Iterator[_Batch]:
         raise FileRefused(missing_columns(absent))
     pick = itemgetter(*(names.index(column) for column in EVENT_COLUMNS))
 
-    batch = _Batch(lines.chars)
     records = 0
     start = lines.number + 1  # the first physical line of the next record
     while True:
         try:
             for row in reader:
                 line, start = start, lines.number + 1
-                if len(row) != width:
-                    if not row or (len(row) == 1 and not row[0].strip()):
-                        continue  # a blank line
-                    batch.rejected.append((line, WRONG_FIELD_COUNT, {"raw": _raw(",".join(row))}))
+                if len(row) == width:
+                    yield line, pick(row), None, None
+                elif not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # a blank line
                 else:
-                    batch.lines.append(line)
-                    batch.rows.append(pick(row))
-                batch.size += 1
+                    yield line, None, WRONG_FIELD_COUNT, {"raw": _raw(",".join(row))}
                 records += 1
-                if batch.full(rules, lines):
-                    yield batch
-                    batch = _Batch(lines.chars)
             break
         except (_LineTooLong, csv.Error) as problem:
             reason = LINE_TOO_LONG if isinstance(problem, _LineTooLong) else MALFORMED_CSV
-            batch.rejected.append((start, reason, {}))
-            batch.size += 1
+            yield start, None, reason, {}
             records += 1
             start = lines.number + 1
             reader = csv.reader(lines)  # a fresh parser: no quote left open
     if records == 0:
         raise FileRefused(HEADER_ONLY)
-    if batch.size:
-        yield batch
 
 
 def _csv_header(reader) -> list[str]:
@@ -310,11 +317,10 @@ def _csv_header(reader) -> list[str]:
     raise FileRefused(EMPTY_FILE)
 
 
-def _jsonl_batches(lines: _Lines, rules: InboxRules) -> Iterator[_Batch]:
+def _jsonl_records(lines: _Lines) -> Iterator[_Record]:
     """JSON Lines: one JSON object per line, blank lines skipped. Keys are matched exactly
     (others ignored); a string or an integer is text (an integer as its digits), null or an
     absent key is a missing value, anything else is not text."""
-    batch = _Batch(lines.chars)
     records = objects = 0
     while True:
         try:
@@ -323,35 +329,27 @@ def _jsonl_batches(lines: _Lines, rules: InboxRules) -> Iterator[_Batch]:
                 if not text:
                     continue
                 records += 1
-                batch.size += 1
-                line = lines.number
                 try:
                     record = json.loads(text)
                 except (ValueError, RecursionError):
-                    batch.rejected.append((line, NOT_JSON, {"raw": _raw(text)}))
+                    yield lines.number, None, NOT_JSON, {"raw": _raw(text)}
+                    continue
+                if type(record) is dict:
+                    objects += 1
+                    yield _json_record(lines.number, record)
                 else:
-                    if type(record) is dict:
-                        objects += 1
-                        _add_json_record(batch, line, record)
-                    else:
-                        batch.rejected.append((line, NOT_AN_OBJECT, {"raw": _raw(text)}))
-                if batch.full(rules, lines):
-                    yield batch
-                    batch = _Batch(lines.chars)
+                    yield lines.number, None, NOT_AN_OBJECT, {"raw": _raw(text)}
             break
         except _LineTooLong as problem:
-            batch.rejected.append((problem.line, LINE_TOO_LONG, {}))
-            batch.size += 1
             records += 1
+            yield problem.line, None, LINE_TOO_LONG, {}
     if records == 0:
         raise FileRefused(EMPTY_FILE)
     if objects == 0:
         raise FileRefused(NO_JSON_OBJECTS)
-    if batch.size:
-        yield batch
 
 
-def _add_json_record(batch: _Batch, line: int, record: dict) -> None:
+def _json_record(line: int, record: dict) -> _Record:
     row = []
     for column in EVENT_COLUMNS:
         value = record.get(column)
@@ -364,10 +362,8 @@ def _add_json_record(batch: _Batch, line: int, record: dict) -> None:
             row.append(str(value))
         else:
             fields = {c: _raw(_json_text(record[c])) for c in EVENT_COLUMNS if c in record}
-            batch.rejected.append((line, not_text(column), fields))
-            return
-    batch.lines.append(line)
-    batch.rows.append(tuple(row))
+            return line, None, not_text(column), fields
+    return line, tuple(row), None, None
 
 
 def _json_text(value) -> str:
