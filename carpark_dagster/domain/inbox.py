@@ -195,7 +195,7 @@ def _check_head(raw: IO[bytes], rules: InboxRules) -> int:
     raw.seek(0)
     if head.startswith(_UTF16_32_BOMS):
         raise FileRefused(NOT_UTF8)
-    first_line = head.split(b"\n", 1)[0]
+    first_line = head.split(b"\n", 1)[0].split(b"\r", 1)[0]
     if head.startswith(_BINARY_SIGNATURES) or b"\x00" in first_line:
         raise FileRefused(BINARY_FILE)
     return size
@@ -409,7 +409,9 @@ def _finish(batch: _Batch, rules: InboxRules, latest: pd.Timestamp) -> FileChunk
     reject(~validate_plates(columns["plate"], "any"), MALFORMED_PLATE)
 
     lines = np.array(batch.lines, dtype=np.int64)
-    events = pd.DataFrame({column: columns[column][pending] for column in EVENT_COLUMNS[:-1]})
+    events = pd.DataFrame(
+        {column: pd.Series(columns[column][pending], dtype="str") for column in EVENT_COLUMNS[:-1]}
+    )
     events["event_time"] = times[pending]
     events["line"] = lines[pending]
     rejected = batch.rejected + [

@@ -125,6 +125,12 @@ CORPUS = [
         csv_text(row(1), "x", row(2), end="\r"),
         Loaded(2, ((3, WRONG_FIELD_COUNT),)),
     ),
+    (
+        "NUL in a record of a CR-only file",
+        ".csv",
+        csv_text(row(1), row(2, event_id="g\x00"), end="\r"),
+        Loaded(1, ((3, "control character in event_id"),)),
+    ),
     ("csv with BOM", ".csv", b"\xef\xbb\xbf" + csv_text(row(1), end="\r\n"), Loaded(1)),
     (
         "jsonl with BOM and CRLF",
@@ -524,6 +530,14 @@ def test_events_are_typed_trimmed_and_in_utc(tmp_path):
         "2026-11-28T01:15:00.123456+00:00",
         "2026-11-28T14:45:00+00:00",
     ]
+
+
+def test_chunks_have_the_same_columns_and_types_with_or_without_events(tmp_path):
+    path = write(tmp_path, ".csv", csv_text("x", "y", row(3), row(4)))
+    _, _, chunks = read_all(path, InboxRules(chunk_rows=2))
+    assert [len(c.events) for c in chunks] == [0, 2]
+    assert chunks[0].events.dtypes.to_dict() == chunks[1].events.dtypes.to_dict()
+    assert chunks[0].rejected.dtypes.to_dict() == chunks[1].rejected.dtypes.to_dict()
 
 
 def test_a_quoted_line_break_numbers_the_record_by_its_first_line(tmp_path):
