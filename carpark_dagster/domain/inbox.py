@@ -128,6 +128,13 @@ class InboxRules:
     known_locations: frozenset[str] | None = None
     max_line_chars: int = 1 << 16
 
+    def __post_init__(self):
+        for name in ("max_file_bytes", "max_field_chars", "chunk_rows", "max_line_chars"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.future_tolerance < timedelta(0):
+            raise ValueError("future_tolerance must not be negative")
+
 
 class FileRefused(ValueError):
     """The whole file is refused; `reason` is one line, a fixed text that never quotes file
@@ -349,7 +356,18 @@ def _jsonl_records(lines: _Lines) -> Iterator[_Record]:
         raise FileRefused(NO_JSON_OBJECTS)
 
 
+_PICK_FIELDS = itemgetter(*EVENT_COLUMNS)
+_ONLY_TEXT = {str}
+
+
 def _json_record(line: int, record: dict) -> _Record:
+    try:
+        values = _PICK_FIELDS(record)
+    except KeyError:
+        pass
+    else:
+        if set(map(type, values)) == _ONLY_TEXT:  # the common case, without a loop here
+            return line, values, None, None
     row = []
     for column in EVENT_COLUMNS:
         value = record.get(column)

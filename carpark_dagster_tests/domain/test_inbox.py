@@ -620,6 +620,16 @@ def test_limits_are_configurable(tmp_path):
     assert rejected[["line", "reason"]].values.tolist() == [[3, LINE_TOO_LONG]]
 
 
+@pytest.mark.parametrize(
+    "field", ["max_file_bytes", "max_field_chars", "chunk_rows", "max_line_chars"]
+)
+def test_limits_below_one_are_an_error(field):
+    with pytest.raises(ValueError, match=f"{field} must be at least 1"):
+        InboxRules(**{field: 0})
+    with pytest.raises(ValueError, match="must not be negative"):
+        InboxRules(future_tolerance=timedelta(seconds=-1))
+
+
 def test_chunks_hold_at_most_chunk_rows_records_in_line_order(tmp_path):
     rows = [row(n, event_type="leave") if n % 3 == 0 else row(n) for n in range(1, 11)]
     path = write(tmp_path, ".csv", csv_text(*rows))
