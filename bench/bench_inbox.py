@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,15 +29,17 @@ from carpark_dagster.domain.plates import sg_plates
 
 BLOCK_ROWS = 100_000
 START = datetime(2026, 11, 23, 0, 0)  # naive: Singapore local time
+ID_PREFIX = "bench-xxxxx-"
 
 
-def block_records(rng: np.random.Generator, block: int) -> list[dict[str, str]]:
+def block_text(rng: np.random.Generator, suffix: str) -> str:
+    """`BLOCK_ROWS` records as file text, their ids starting `ID_PREFIX`."""
     plates = sg_plates(rng, BLOCK_ROWS)
     seconds = np.sort(rng.integers(0, 86_400 * 7, BLOCK_ROWS))
     kinds = np.where(rng.random(BLOCK_ROWS) < 0.5, "entry", "exit")
     records = [
         {
-            "event_id": f"bench-{block:05d}-{row:06d}",
+            "event_id": f"{ID_PREFIX}{row:06d}",
             "plate": str(plates[row]),
             "location_id": f"Park{row % 6}",
             "event_type": str(kinds[row]),
@@ -48,32 +49,37 @@ def block_records(rng: np.random.Generator, block: int) -> list[dict[str, str]]:
     ]
     for record in records[::200]:
         record["event_time"] = "not a time"
-    return records
+    if suffix == ".csv":
+        return "".join(",".join(r.values()) + "\r\n" for r in records)
+    return "".join(json.dumps(r) + "\n" for r in records)
 
 
 def write_file(path: Path, gigabytes: float) -> int:
-    """Writes blocks until the file reaches the size; returns the number of records."""
+    """Writes blocks until the file reaches the size; returns the number of records. Ten
+    blocks are generated and written again with other ids (the reader sees no difference)."""
     rng = np.random.default_rng(13)
+    blocks = [block_text(rng, path.suffix) for _ in range(10)]
     rows, limit = 0, int(gigabytes * 1e9)
     with path.open("w", encoding="utf-8", newline="") as out:
         if path.suffix == ".csv":
             out.write(",".join(EVENT_COLUMNS) + "\r\n")
-        block = 0
         while out.tell() < limit:
-            records = block_records(rng, block)
-            if path.suffix == ".csv":
-                out.writelines(",".join(r.values()) + "\r\n" for r in records)
-            else:
-                out.writelines(json.dumps(r) + "\n" for r in records)
-            rows += len(records)
-            block += 1
+            number = rows // BLOCK_ROWS
+            out.write(blocks[number % 10].replace(ID_PREFIX, f"bench-{number:05d}-"))
+            rows += BLOCK_ROWS
     return rows
+
+
+def status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field))
 
 
 def read(path: Path) -> None:
     """In a fresh process: read the file, print one JSON line of figures."""
-    with open("/proc/self/status") as status:  # the resident set now, before reading
-        imported = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # the peak (VmHWM) starts again from the resident set now
+    imported = status_kib("VmRSS:")
     started, cpu = time.perf_counter(), time.process_time()
     events = rejected = chunks = 0
     now = datetime.now(UTC)
@@ -82,7 +88,7 @@ def read(path: Path) -> None:
         rejected += len(chunk.rejected)
         chunks += 1
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = status_kib("VmHWM:")  # not ru_maxrss: that one survives exec from the parent
     figures = {"events": events, "rejected": rejected, "chunks": chunks}
     figures |= {"seconds": seconds, "cpu_seconds": cpu}
     print(json.dumps({**figures, "rss_imports_kib": imported, "rss_peak_kib": peak}))
