@@ -151,8 +151,9 @@ class FileChunk:
 
     `events`: EVENT_COLUMNS (`event_time` UTC) and `line`. `rejected`: `line`, `reason` (a fixed
     text) and `record` (a dict of text: the record's five fields as read and trimmed, or
-    `{"raw": ...}` for a line that is not a record; values cut to RAW_TEXT_CHARS, characters
-    that are not printable written as escapes such as `\\x00`, so the record can be stored)."""
+    `{"raw": ...}` for a line that is not a record, `{}` for a line not kept (too long, or a
+    malformed CSV record); values cut to RAW_TEXT_CHARS, characters that are not printable
+    written as escapes such as `\\x00`, so the record can be stored)."""
 
     events: pd.DataFrame
     rejected: pd.DataFrame
