@@ -305,6 +305,18 @@ CORPUS = [
         Loaded(2, ((3, LINE_TOO_LONG),)),
     ),
     (
+        "huge line inside a quoted field",
+        ".csv",
+        csv_text(row(1), 'gate-2,"SBS', "P" * 70_000 + '",Park0,entry,2026-11-28', row(4)),
+        Loaded(2, ((3, LINE_TOO_LONG),)),
+    ),
+    (
+        "raw NUL inside a JSON line",
+        ".jsonl",
+        jsonl_text(obj(1), obj(2).replace("SBS3229P", "SBS\x003229P"), obj(3)),
+        Loaded(2, ((2, NOT_JSON),)),
+    ),
+    (
         "huge single jsonl line",
         ".jsonl",
         jsonl_text(obj(1), obj(2, plate="P" * 100_000), obj(3)),
@@ -822,3 +834,17 @@ def test_an_unclosed_quote_stops_at_the_field_limit_and_reading_goes_on(tmp_path
     assert lines[0] == 2
     assert lines[1:] == list(range(lines[1], 4004))
     assert 1000 < lines[1] < 3000
+
+
+def test_wide_rows_make_smaller_chunks(tmp_path):
+    wide = "w" * 60_000  # an extra column: read, then ignored
+    path = write(
+        tmp_path,
+        ".csv",
+        csv_text(*[row(n) + "," + wide for n in range(600)], header=HEADER + ",note"),
+    )
+    events, rejected, chunks = read_all(path)
+    assert len(events) == 600 and rejected.empty
+    # 16 Mi characters of input at most per chunk, far below the 50,000 rows allowed.
+    assert len(chunks) == 3
+    assert max(len(c.events) for c in chunks) <= (16 << 20) // 60_000 + 1
