@@ -43,6 +43,7 @@ REJECTED_COLUMNS = ["line", "reason", "record"]
 RAW_TEXT_CHARS = 1000  # a rejected record keeps at most this much of each value / line
 _CHUNK_CHARS = 16 << 20  # a chunk is handed over after this much input, whatever its rows
 _SNIFF_BYTES = 8192
+_EVENT_TYPES = frozenset(EVENT_TYPES)
 
 # Whole-file refusals: fixed texts (the two functions below only name our own columns).
 UNSUPPORTED_TYPE = "unsupported file type (gate event files are .csv or .jsonl)"
@@ -392,14 +393,36 @@ def _json_text(value) -> str:
 
 
 def _finish(batch: _Batch, rules: InboxRules, latest: pd.Timestamp) -> FileChunk:
-    """Validates a batch's candidate rows (vectorised) into a chunk. Each check has a fast
-    path for the common case of a column where every value passes."""
+    """Checks a batch's candidate rows into a chunk: its events and all its rejected records."""
     count = len(batch.rows)
     table = np.array(batch.rows, dtype=object).reshape(count, len(EVENT_COLUMNS))
     columns = {
         column: np.array([value.strip() for value in table[:, number]], dtype=object)
         for number, column in enumerate(EVENT_COLUMNS)
     }
+    reasons, times = _check(columns, rules, latest)
+    ok = reasons == None  # noqa: E711 - element-wise
+    lines = np.array(batch.lines, dtype=np.int64)
+    events = pd.DataFrame(
+        {column: pd.Series(columns[column][ok], dtype="str") for column in EVENT_COLUMNS[:-1]}
+    )
+    events["event_time"] = times[ok]
+    events["line"] = lines[ok]
+    rejected = batch.rejected + [
+        (int(lines[i]), reasons[i], {c: _raw(columns[c][i]) for c in EVENT_COLUMNS})
+        for i in np.flatnonzero(~ok)
+    ]
+    rejected.sort(key=itemgetter(0))
+    return FileChunk(events=events, rejected=_rejected_frame(rejected))
+
+
+def _check(
+    columns: dict[str, np.ndarray], rules: InboxRules, latest: pd.Timestamp
+) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """Each row's reason to be rejected (None: none; the first that applies, in the order of
+    the docs) and its time. Every check is vectorised over a column, with a fast path for
+    the usual column where every value passes."""
+    count = len(columns["event_id"])
     reasons = np.full(count, None, dtype=object)
     pending = np.ones(count, dtype=bool)
 
@@ -418,7 +441,7 @@ def _finish(batch: _Batch, rules: InboxRules, latest: pd.Timestamp) -> FileChunk
     for column in EVENT_COLUMNS:
         if not "".join(columns[column]).isprintable():
             reject(~_each(str.isprintable, columns[column]), control_character(column))
-    reject(~_each(frozenset(EVENT_TYPES).__contains__, columns["event_type"]), UNKNOWN_EVENT_TYPE)
+    reject(~_each(_EVENT_TYPES.__contains__, columns["event_type"]), UNKNOWN_EVENT_TYPE)
     times = _times_at(columns["event_time"], pending.copy())
     reject(times.isna(), UNREADABLE_TIME)
     reject(times > latest, IN_THE_FUTURE)  # NaT compares False
@@ -426,19 +449,7 @@ def _finish(batch: _Batch, rules: InboxRules, latest: pd.Timestamp) -> FileChunk
         known = _each(rules.known_locations.__contains__, columns["location_id"])
         reject(~known, UNKNOWN_LOCATION)
     reject(~validate_plates(columns["plate"], "any"), MALFORMED_PLATE)
-
-    lines = np.array(batch.lines, dtype=np.int64)
-    events = pd.DataFrame(
-        {column: pd.Series(columns[column][pending], dtype="str") for column in EVENT_COLUMNS[:-1]}
-    )
-    events["event_time"] = times[pending]
-    events["line"] = lines[pending]
-    rejected = batch.rejected + [
-        (int(lines[i]), reasons[i], {c: _raw(columns[c][i]) for c in EVENT_COLUMNS})
-        for i in np.flatnonzero(~pending)
-    ]
-    rejected.sort(key=itemgetter(0))
-    return FileChunk(events=events, rejected=_rejected_frame(rejected))
+    return reasons, times
 
 
 def _each(test, values: np.ndarray) -> np.ndarray:
