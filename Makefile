@@ -5,7 +5,7 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 
 .PHONY: install up down status run test test-fast lint fmt clean bench-domain bench-postgres bench-search \
-	bench-tick mutate
+	bench-tick bench-inbox mutate
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -45,6 +45,9 @@ bench-search: install up  ## search sync documents/s at 100k and 1M sessions vs 
 
 mutate: install  ## mutation testing of the domain rules (slow; not in CI); see docs/testing.md
 	$(VENV)/bin/mutmut run; $(VENV)/bin/mutmut results
+
+bench-inbox: install  ## rows/s and peak memory reading 1 GB gate-event files (CSV, JSON Lines)
+	$(VENV)/bin/python bench/bench_inbox.py
 
 bench-tick: install up  ## the whole tick through Dagster at ~10k sessions a tick, vs the lab's method
 	$(VENV)/bin/python bench/bench_tick.py

@@ -6,8 +6,10 @@ The contract: `event_id` (unique, the idempotency key), `plate`, `location_id`,
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 
 ENTRY = "entry"
@@ -35,67 +37,37 @@ def drop_duplicate_events(events: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return unique, len(events) - len(unique)
 
 
-INVALID_EVENT = "malformed event"
+# The years a nanosecond timestamp holds whole (pandas' datetime64[ns] spans 1677-09 to 2262-04).
+_FIRST_YEAR, _LAST_YEAR = 1678, 2261
+_EPOCH = datetime(1970, 1, 1)
+_UTC_EPOCH = _EPOCH.replace(tzinfo=UTC)
 
 
-def parse_events(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate records in the event contract (from CSV or JSON Lines, every value as text).
+def parse_event_times(texts: Sequence[str]) -> pd.DatetimeIndex:
+    """`event_time` texts as UTC instants, NaT where a text is unreadable.
 
-    Returns the events (EVENT_COLUMNS, `event_time` as UTC) and the rejected records with a
-    reason each (`event_id`, `reason`, `record`). Naive times are Asia/Singapore local time.
-    """
-    frame = records.copy()
-    for column in EVENT_COLUMNS:
-        if column not in frame:
-            frame[column] = ""
-    text = frame[EVENT_COLUMNS].astype("string").fillna("").apply(lambda s: s.str.strip())
-    times = text["event_time"].map(_parse_time)
-    reasons = pd.Series("", index=frame.index, dtype=object)
-    for column in ("event_id", "plate", "location_id"):
-        reasons[(reasons == "") & (text[column] == "")] = f"{INVALID_EVENT}: missing {column}"
-    bad_type = (reasons == "") & ~text["event_type"].isin(EVENT_TYPES)
-    reasons[bad_type] = f"{INVALID_EVENT}: event_type must be entry or exit, not " + text[
-        "event_type"
-    ][bad_type].map(repr)
-    bad_time = (reasons == "") & times.isna()
-    reasons[bad_time] = f"{INVALID_EVENT}: unreadable event_time " + text["event_time"][
-        bad_time
-    ].map(repr)
-    ok = reasons == ""
-    events = text[ok].copy()
-    events["event_time"] = pd.to_datetime(list(times[ok]), utc=True)
-    rejected = pd.DataFrame(
-        {
-            "event_id": text["event_id"][~ok].where(text["event_id"][~ok] != "", "<no id>"),
-            "reason": reasons[~ok],
-            "record": records[~ok]
-            .astype(object)
-            .where(records[~ok].notna(), None)
-            .to_dict(orient="records"),
-        }
-    )
-    return events.reset_index(drop=True)[EVENT_COLUMNS], rejected.reset_index(drop=True)
+    ISO 8601 only (`datetime.fromisoformat`: no 'tomorrow', no day-first guessing); a time
+    with an offset keeps its instant, a naive one is Asia/Singapore local time. A year outside
+    1678-2261 is unreadable (the pipeline's timestamps are nanoseconds)."""
+    moments = [_from_iso(text) for text in texts]
+    local = np.fromiter((m is not None and m.tzinfo is None for m in moments), bool, len(moments))
+    # Wall times: UTC for the times with an offset, Singapore time for the others (counted from
+    # the epoch as timedeltas: pandas reads those fast, datetimes with offsets slowly).
+    since_epoch = [
+        None if m is None else m - (_EPOCH if m.tzinfo is None else _UTC_EPOCH) for m in moments
+    ]
+    walls = pd.Timestamp(_EPOCH) + pd.TimedeltaIndex(since_epoch).as_unit("ns")
+    if local.any():
+        instants = walls[local].tz_localize(CARPARK_TIMEZONE, nonexistent="NaT", ambiguous="NaT")
+        values = walls.to_numpy().copy()
+        values[local] = instants.tz_convert(None).to_numpy()
+        walls = pd.DatetimeIndex(values)
+    return walls.tz_localize("UTC")
 
 
-def _parse_time(text: str) -> pd.Timestamp | None:
-    """ISO 8601 only (no 'tomorrow', no day-first guessing); naive means Singapore time."""
+def _from_iso(text: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    stamp = pd.Timestamp(moment)
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize(CARPARK_TIMEZONE)
-    return stamp.tz_convert("UTC")
-
-
-def read_event_file(path) -> pd.DataFrame:
-    """Records of a `.csv` or `.jsonl` file in the event contract, every value as text."""
-    from pathlib import Path
-
-    path = Path(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    if path.suffix in {".jsonl", ".ndjson"}:
-        return pd.read_json(path, lines=True, dtype=False).astype("string")
-    raise ValueError(f"{path}: gate event files are .csv or .jsonl")
+    return moment if _FIRST_YEAR <= moment.year <= _LAST_YEAR else None

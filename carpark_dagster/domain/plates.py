@@ -166,13 +166,14 @@ def _string_mask(values: np.ndarray) -> np.ndarray:
 
 
 def _acceptable_mask(strings: np.ndarray) -> np.ndarray:
-    series = pd.Series(strings, dtype=object)
-    lengths = series.str.len().to_numpy()
+    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
     mask = (lengths > 0) & (lengths <= MAX_PLATE_LENGTH)
-    mask &= ~series.str.isspace().to_numpy(dtype=bool)
-    # There is no vectorised `isprintable`; check only what survived the cheaper tests.
     candidates = strings[mask]
-    mask[mask] = np.fromiter(map(str.isprintable, candidates), dtype=bool, count=len(candidates))
+    good = ~np.fromiter(map(str.isspace, candidates), dtype=bool, count=len(candidates))
+    # There is no vectorised `isprintable`: one call over all of them in the common case.
+    if not "".join(candidates).isprintable():
+        good &= np.fromiter(map(str.isprintable, candidates), dtype=bool, count=len(candidates))
+    mask[mask] = good
     return mask
 
 
