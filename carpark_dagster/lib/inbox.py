@@ -91,7 +91,7 @@ def _refusing_on_error(chunks: Iterator[FileChunk]) -> Iterator[FileChunk]:
     generator, so they stop the landing instead of refusing the file.)"""
     try:
         yield from chunks
-    except FileRefused:
+    except (FileRefused, OSError):  # an OSError (disk, permissions) is no fault of the file
         raise
     except Exception as exc:
         raise FileRefused(f"could not be read ({type(exc).__name__})") from exc

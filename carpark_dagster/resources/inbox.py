@@ -46,7 +46,9 @@ class InboxResource(dg.ConfigurableResource):
     )
     max_file_mb: int = Field(default=2048, ge=1, description="Bigger files are refused.")
     future_tolerance_minutes: int = Field(
-        default=5, ge=0, description="Events later than now plus this are quarantined."
+        default=15,
+        ge=0,
+        description="Events later than now plus this are quarantined (the tick's own tolerance).",
     )
 
     @field_validator("source")
@@ -86,7 +88,7 @@ class InboxResource(dg.ConfigurableResource):
         with os.scandir(self.path) as entries:
             for entry in entries:
                 name = entry.name
-                if name.startswith(".") or not name.endswith(GATE_FILE_SUFFIXES):
+                if name.startswith(".") or not name.lower().endswith(GATE_FILE_SUFFIXES):
                     continue
                 if not entry.is_file(follow_symlinks=False):
                     continue
