@@ -83,6 +83,23 @@ def _fail(instance: dg.DagsterInstance) -> str:
     return result.run_id
 
 
+def _a_failed_tick_alerted(
+    instance: dg.DagsterInstance, defs: dg.Definitions, postgres: PostgresResource
+) -> tuple[dg.ExecuteInProcessResult, object]:
+    """The sensor's first tick, a tick of `defs` that fails, the sensor's next tick posting to
+    a local webhook: the run's result and the webhook."""
+    sensor = SensorTicks(instance, postgres)
+    sensor.defs = defs
+    sensor.tick()
+    result = defs.resolve_job_def("carpark_tick").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    with webhook(200) as hook:
+        sensor.tick(hook.url)
+    return result, hook
+
+
 def _rows(postgres: PostgresResource) -> list[dict]:
     with psycopg.connect(postgres.dsn, row_factory=psycopg.rows.dict_row) as conn:
         return conn.execute("SELECT * FROM carpark.run_failures ORDER BY failed_at").fetchall()
@@ -183,15 +200,7 @@ def test_a_failed_tick_is_recorded_in_a_database_not_migrated_yet(instance, post
         sensors=[run_failure_alerts],
         resources=_half_hour_of_ticks(pipeline_resources(unreachable, search, tmp_path, seed=3)),
     )
-    sensor = SensorTicks(instance, PostgresResource(dsn=postgres_dsn))
-    sensor.defs = defs
-    sensor.tick()
-    result = defs.resolve_job_def("carpark_tick").execute_in_process(
-        instance=instance, raise_on_error=False
-    )
-    assert not result.success
-    with webhook(200) as hook:
-        sensor.tick(hook.url)
+    result, hook = _a_failed_tick_alerted(instance, defs, PostgresResource(dsn=postgres_dsn))
     [row] = _rows(PostgresResource(dsn=postgres_dsn))
     assert (row["run_id"], row["job_name"]) == (result.run_id, "carpark_tick")
     assert row["failed_steps"] == []  # the run failed setting up its resources, before any step
@@ -216,15 +225,7 @@ def test_a_tick_whose_search_engine_is_down_is_recorded_with_its_failed_step(
         sensors=[run_failure_alerts],
         resources=_half_hour_of_ticks(pipeline_resources(postgres, search, tmp_path, seed=3)),
     )
-    sensor = SensorTicks(instance, postgres)
-    sensor.defs = defs
-    sensor.tick()
-    result = defs.resolve_job_def("carpark_tick").execute_in_process(
-        instance=instance, raise_on_error=False
-    )
-    assert not result.success
-    with webhook(200) as hook:
-        sensor.tick(hook.url)
+    result, hook = _a_failed_tick_alerted(instance, defs, postgres)
     [row] = _rows(postgres)
     assert (row["run_id"], row["failed_steps"]) == (result.run_id, ["es_index"])
     assert row["error_summary"].startswith(
