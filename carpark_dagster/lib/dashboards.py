@@ -142,7 +142,6 @@ def _kibana_object(kind: str, id: str, attributes: dict, references: list) -> di
         "attributes": attributes,
         "coreMigrationVersion": KIBANA_CORE_MIGRATION,
         "id": id,
-        "managed": False,
         "references": references,
         "type": kind,
         "typeMigrationVersion": KIBANA_TYPE_MIGRATION[kind],
