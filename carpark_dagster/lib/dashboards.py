@@ -272,6 +272,7 @@ def _kibana_dashboard() -> dict[str, Any]:
         ref = f"panel_{n}"
         panels.append(
             {
+                "version": KIBANA_TYPE_MIGRATION["dashboard"],
                 "type": "lens",
                 "gridData": {**grid, "i": str(n)},
                 "panelIndex": str(n),

@@ -149,6 +149,28 @@ def test_the_lab_names_search_and_aggregate_like_ours(pipeline):
     assert refused.value.status == 400
 
 
+def test_the_engine_refuses_the_bare_lab_name_beside_its_keyword_alias(pipeline):
+    """Why the bare `LocationID` is not an alias too (docs/dashboards.md): an alias cannot
+    have sub-fields, and `LocationID.keyword` makes `LocationID` an object."""
+    index = f"{pipeline.search.alias}-scratch"  # outside the template's `-v*` pattern
+    both = {
+        "location_id": {"type": "keyword"},
+        "LocationID": {"type": "alias", "path": "location_id"},
+        "LocationID.keyword": {"type": "alias", "path": "location_id"},
+    }
+    try:
+        with pytest.raises(EngineError) as refused:
+            pipeline.request("PUT", f"/{index}", {"mappings": {"properties": both}})
+    finally:
+        try:
+            pipeline.request("DELETE", f"/{index}")
+        except EngineError as exc:
+            if exc.status != 404:
+                raise
+    assert refused.value.status == 400
+    assert "field alias" in str(refused.value)
+
+
 # ------------------------------------------------------------------ the bundles' charts
 
 
