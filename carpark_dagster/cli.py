@@ -6,6 +6,7 @@
     carpark replay --from TIME --to TIME
     carpark search rebuild [--page-size N]
     carpark search retry [--batch-size N]
+    carpark dashboards import --url URL [--user USER] [--product PRODUCT]
 
 Settings come from the environment, as for the pipeline (`settings.py`, `.env.example`).
 Exit codes: 0 done; 1 the operation failed (a service unreachable, a refused migration, a
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 import traceback
@@ -27,6 +29,7 @@ from pathlib import Path
 from carpark_dagster.domain.config import ConfigError
 from carpark_dagster.domain.legacy import LegacyFormatError
 from carpark_dagster.domain.windows import WindowError, parse_moment
+from carpark_dagster.lib.dashboards import PRODUCTS, bundle_path
 from carpark_dagster.lib.inbox import REFUSED, FileOutcome, land_file
 from carpark_dagster.lib.legacy_import import import_legacy_file
 from carpark_dagster.lib.search_rebuild import (
@@ -45,6 +48,11 @@ from carpark_dagster.lib.ticks import (
     plan_tick,
     store_batches,
 )
+from carpark_dagster.resources.dashboards import (
+    DashboardsError,
+    DashboardsServer,
+    DashboardsUsageError,
+)
 from carpark_dagster.resources.engines import EngineError
 from carpark_dagster.resources.migrations import DestructiveMigration
 from carpark_dagster.resources.postgres import LockTimeout, PostgresUnavailable, StaleTick
@@ -56,8 +64,14 @@ EXIT_USAGE = 2
 
 # What the user can put right (exit 2; also a file that cannot be opened), and what failed on
 # the way (exit 1). Anything else is a bug, reported as such (exit 1).
-BAD_INPUT: tuple[type[Exception], ...] = (LegacyFormatError, ConfigError, WindowError)
+BAD_INPUT: tuple[type[Exception], ...] = (
+    LegacyFormatError,
+    ConfigError,
+    WindowError,
+    DashboardsUsageError,
+)
 FAILED: tuple[type[Exception], ...] = (
+    DashboardsError,
     PostgresUnavailable,
     EngineError,
     RebuildFailed,
@@ -176,6 +190,30 @@ def search_retry(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+DASHBOARDS_PASSWORD_ENV = "CARPARK_DASHBOARDS_PASSWORD"
+
+
+def dashboards_import(args: argparse.Namespace) -> int:
+    """Import the saved-object bundle for the product at --url (docs/dashboards.md)."""
+    password = os.environ.get(DASHBOARDS_PASSWORD_ENV) or None
+    if args.user is not None and password is None:
+        raise DashboardsUsageError(f"--user needs the password in {DASHBOARDS_PASSWORD_ENV}")
+    server = DashboardsServer(args.url, username=args.user, password=password)
+    product = server.detect_product() if args.product == "auto" else args.product
+    outcome = server.import_objects(product, bundle_path(product).read_bytes())
+    if outcome.success:
+        print(f"imported {outcome.imported} saved objects into {product} at {server.shown_url}")
+        return EXIT_OK
+    print(
+        f"the import into {product} at {server.shown_url} failed: {outcome.imported} objects "
+        f"imported, {len(outcome.errors)} refused",
+        file=sys.stderr,
+    )
+    for line in outcome.errors:
+        print(f"  {line}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def _quiet_search_clients() -> None:
     # The clients log every request, and the 404s we expect (no alias yet) as warnings; what
     # goes wrong reaches us as an EngineError anyway.
@@ -288,6 +326,31 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=RETRY_BATCH_SIZE,
         help=f"dead letters sent per request (default {RETRY_BATCH_SIZE})",
+    )
+
+    dashboards = commands.add_parser(
+        "dashboards",
+        help="Kibana and OpenSearch Dashboards saved objects.",
+        description="Kibana and OpenSearch Dashboards saved objects.",
+    )
+    dashboards.set_defaults(run=None, command="dashboards", parser=dashboards)
+    dashboards_commands = dashboards.add_subparsers(title="commands", metavar="COMMAND")
+    d = command(
+        dashboards_commands,
+        "import",
+        dashboards_import,
+        "Import the carpark data views, charts and dashboard into Kibana 8.x or OpenSearch "
+        "Dashboards 2.x (objects with the same ids are overwritten). The password, with "
+        f"--user, comes from {DASHBOARDS_PASSWORD_ENV}. Exits 1 if any object is refused.",
+    )
+    d.set_defaults(command="dashboards import")
+    d.add_argument("--url", required=True, help="the dashboards' base URL (no credentials)")
+    d.add_argument("--user", help="basic-auth user")
+    d.add_argument(
+        "--product",
+        choices=[*PRODUCTS, "auto"],
+        default="auto",
+        help="which product runs at --url (default auto: ask it)",
     )
     parser.set_defaults(run=None, command=None, parser=parser)
     return parser

@@ -43,20 +43,50 @@ _DATE = {"type": "date", "format": "strict_date_optional_time"}
 # Characters, not bytes; every real value is far shorter.
 KEYWORD_IGNORE_ABOVE = 256
 _KEYWORD = {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE}
+SESSION_FIELDS: dict[str, Any] = {
+    "session_id": _KEYWORD,
+    "plate": _KEYWORD,
+    "location_id": _KEYWORD,
+    "entry_time": _DATE,
+    "exit_time": _DATE,
+    "duration_minutes": {"type": "integer"},
+    "charge_cents": {"type": "long"},
+    "charge": {"type": "scaled_float", "scaling_factor": 100},
+    "tariff": _KEYWORD,
+    "updated_at": _DATE,
+}
+# The names the lab's Kibana knew (its dynamic mapping of public."CarPark"), as field aliases
+# of ours: searches and aggregations on them read our fields, nothing is stored twice. Units
+# agree: the lab's `Parking_Charges` was dollars, as `charge` is. The lab's `LocationID` and
+# `Plate` were `text` with a `.keyword` multi-field; aggregations use the `.keyword` names, so
+# those are the aliases. An alias cannot have sub-fields, so the bare `LocationID` / `Plate`
+# cannot also be one (both engines refuse the mapping): `LocationID` is an object holding the
+# alias `keyword`, and a search on bare `LocationID` finds nothing (docs/dashboards.md).
+LAB_FIELD_ALIASES: dict[str, str] = {
+    "Entry_DateTime": "entry_time",
+    "Exit_DateTime": "exit_time",
+    "Parking_Charges": "charge",
+    "LocationID.keyword": "location_id",
+    "Plate.keyword": "plate",
+}
+
+
+def alias_properties(aliases: dict[str, str]) -> dict[str, Any]:
+    """Mapping properties for field aliases; a dotted name becomes an object path (the engines
+    expand dotted names so anyway, and return them expanded)."""
+    properties: dict[str, Any] = {}
+    for name, path in aliases.items():
+        *parents, leaf = name.split(".")
+        level = properties
+        for parent in parents:
+            level = level.setdefault(parent, {"properties": {}})["properties"]
+        level[leaf] = {"type": "alias", "path": path}
+    return properties
+
+
 SESSION_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
-    "properties": {
-        "session_id": _KEYWORD,
-        "plate": _KEYWORD,
-        "location_id": _KEYWORD,
-        "entry_time": _DATE,
-        "exit_time": _DATE,
-        "duration_minutes": {"type": "integer"},
-        "charge_cents": {"type": "long"},
-        "charge": {"type": "scaled_float", "scaling_factor": 100},
-        "tariff": _KEYWORD,
-        "updated_at": _DATE,
-    },
+    "properties": {**SESSION_FIELDS, **alias_properties(LAB_FIELD_ALIASES)},
 }
 # Above the engines' built-in templates (100), so ours wins for `<alias>-v*`.
 TEMPLATE_PRIORITY = 200
@@ -288,7 +318,8 @@ class SessionIndex:
             self.engine.request("POST", "/_aliases", body={"actions": actions})
 
     def _upgrade_in_place(self, current: str) -> None:
-        """Apply what can change on a live index: new fields, refresh interval, replicas.
+        """Apply what can change on a live index: new fields and field aliases (the lab's
+        names), `ignore_above`, refresh interval, replicas.
 
         The settings also undo a bulk load's `refresh_interval: -1` if a crash left it behind.
         A mapping change that cannot be applied in place (a field's type) needs a rebuild; the

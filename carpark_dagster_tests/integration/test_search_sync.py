@@ -33,7 +33,11 @@ from carpark_dagster.resources import (
     PostgresResource,
 )
 from carpark_dagster.resources.locks import AdvisoryLock
-from carpark_dagster.resources.search import KEYWORD_IGNORE_ABOVE, SESSION_MAPPING
+from carpark_dagster.resources.search import (
+    KEYWORD_IGNORE_ABOVE,
+    SESSION_FIELDS,
+    SESSION_MAPPING,
+)
 from carpark_dagster_tests.integration.conftest import SEARCH_URL
 from carpark_dagster_tests.integration.pipeline_runs import pipeline_resources, run_pipeline
 from carpark_dagster_tests.integration.search_data import (
@@ -107,7 +111,7 @@ def test_the_index_is_versioned_behind_both_aliases_with_a_strict_mapping(search
     (index_mapping,) = (m["mappings"] for m in mapping.values())
     assert index_mapping["dynamic"] == "strict"
     assert index_mapping["properties"] == SESSION_MAPPING["properties"]
-    types = {name: spec["type"] for name, spec in index_mapping["properties"].items()}
+    types = {name: spec.get("type", "object") for name, spec in index_mapping["properties"].items()}
     assert types == {
         "session_id": "keyword",
         "plate": "keyword",
@@ -119,6 +123,15 @@ def test_the_index_is_versioned_behind_both_aliases_with_a_strict_mapping(search
         "charge": "scaled_float",
         "tariff": "keyword",
         "updated_at": "date",
+        # The lab's names: field aliases (docs/dashboards.md).
+        "Entry_DateTime": "alias",
+        "Exit_DateTime": "alias",
+        "Parking_Charges": "alias",
+        "LocationID": "object",
+        "Plate": "object",
+    }
+    assert index_mapping["properties"]["LocationID"] == {
+        "properties": {"keyword": {"type": "alias", "path": "location_id"}}
     }
     (index_settings,) = (s["settings"]["index"] for s in settings.values())
     assert (index_settings["number_of_shards"], index_settings["refresh_interval"]) == ("1", "5s")
@@ -126,13 +139,13 @@ def test_the_index_is_versioned_behind_both_aliases_with_a_strict_mapping(search
 
 def test_ensure_upgrades_a_live_index_in_place(search):
     """An index from an older version (no `tariff` field, keywords without `ignore_above`,
-    refreshes left off by a crashed load): the next sync adds the field and the guard and
-    restores the refresh interval."""
+    none of the lab's field aliases, refreshes left off by a crashed load): the next sync adds
+    the field, the guard and the aliases and restores the refresh interval."""
     old_mapping = {
         "dynamic": "strict",
         "properties": {
             k: {"type": "keyword"} if v["type"] == "keyword" else v
-            for k, v in SESSION_MAPPING["properties"].items()
+            for k, v in SESSION_FIELDS.items()
             if k != "tariff"
         },
     }
@@ -154,6 +167,13 @@ def test_ensure_upgrades_a_live_index_in_place(search):
     # An index made before keywords had `ignore_above` gets it in place, no rebuild needed.
     assert properties["plate"] == {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE}
     assert settings[f"{search.alias}-v1"]["settings"]["index"]["refresh_interval"] == "5s"
+    # The lab's names, added to the live index: no rebuild needed either.
+    assert properties["Parking_Charges"] == {"type": "alias", "path": "charge"}
+    assert properties["LocationID"]["properties"]["keyword"] == {
+        "type": "alias",
+        "path": "location_id",
+    }
+    assert properties["Plate"]["properties"]["keyword"] == {"type": "alias", "path": "plate"}
 
 
 # ---------------------------------------------------------------------------- the sync

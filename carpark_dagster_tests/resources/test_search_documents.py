@@ -12,9 +12,13 @@ import pytest
 from carpark_dagster.domain.sessions import StoredSession
 from carpark_dagster.resources.engines import ConnectionSettings, EngineError, connect
 from carpark_dagster.resources.search import (
+    LAB_FIELD_ALIASES,
     REASON_MAX_CHARS,
+    SESSION_FIELDS,
+    SESSION_MAPPING,
     BulkItem,
     SessionIndex,
+    alias_properties,
     delete_actions,
     is_rejection,
     rejection_reason,
@@ -199,3 +203,16 @@ def test_deletes_of_documents_by_id():
         ('{"delete":{"_index":"idx","_id":"s-1"}}', None),
         ('{"delete":{"_index":"idx","_id":"odd\\"id"}}', None),
     ]
+
+
+def test_the_labs_dotted_names_become_object_paths_holding_the_aliases():
+    assert alias_properties({"Parking_Charges": "charge", "LocationID.keyword": "location_id"}) == {
+        "Parking_Charges": {"type": "alias", "path": "charge"},
+        "LocationID": {"properties": {"keyword": {"type": "alias", "path": "location_id"}}},
+    }
+    properties = SESSION_MAPPING["properties"]
+    # Every alias points at a real field of the mapping, and no real field is shadowed.
+    for name, path in LAB_FIELD_ALIASES.items():
+        assert path in SESSION_FIELDS
+        assert name.split(".")[0] not in SESSION_FIELDS
+        assert name.split(".")[0] in properties
