@@ -46,7 +46,7 @@ from carpark_dagster.lib.ticks import (
     store_batches,
 )
 from carpark_dagster.resources.engines import EngineError
-from carpark_dagster.resources.migrations import DestructiveMigration
+from carpark_dagster.resources.migrations import DestructiveMigration, MigrationsNotPermitted
 from carpark_dagster.resources.postgres import LockTimeout, PostgresUnavailable, StaleTick
 from carpark_dagster.settings import build_resources
 
@@ -64,6 +64,7 @@ FAILED: tuple[type[Exception], ...] = (
     RetryIncomplete,
     LockTimeout,
     DestructiveMigration,
+    MigrationsNotPermitted,
     StaleTick,
 )
 
