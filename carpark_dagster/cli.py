@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 import traceback
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from carpark_dagster.domain.config import ConfigError
 from carpark_dagster.domain.legacy import LegacyFormatError
+from carpark_dagster.domain.redaction import redact_secrets, secret_values
 from carpark_dagster.domain.windows import WindowError, parse_moment
 from carpark_dagster.lib.inbox import REFUSED, FileOutcome, land_file
 from carpark_dagster.lib.legacy_import import import_legacy_file
@@ -184,6 +186,21 @@ def _quiet_search_clients() -> None:
         logging.getLogger(client).setLevel(logging.ERROR)
 
 
+class RedactingFilter(logging.Filter):
+    """Log lines of the command (ours and the libraries') without credentials."""
+
+    def __init__(self, known: list[str]):
+        super().__init__()
+        self.known = known
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = redact_secrets(text, self.known)
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
 # ------------------------------------------------------------------------- parsing
 
 
@@ -300,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.parser.print_help(sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter(secret_values(os.environ)))
     try:
         return args.run(args)
     except KeyboardInterrupt:
@@ -309,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         code, message = _explain(exc)
+        # The last line of defence: whatever the error quotes, no secret of ours goes out.
+        message = redact_secrets(message, secret_values(os.environ))
         print(f"carpark {args.command}: {message}", file=sys.stderr)
         return code
 

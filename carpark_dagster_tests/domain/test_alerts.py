@@ -10,9 +10,9 @@ from carpark_dagster.domain.alerts import (
     alert_payload,
     describe_failure,
     error_summary,
-    redact_secrets,
     run_url,
 )
+from carpark_dagster.domain.redaction import redact_secrets
 
 FAILED_AT = datetime(2026, 12, 1, 1, 2, 3, tzinfo=UTC)
 

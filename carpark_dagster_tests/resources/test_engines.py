@@ -10,7 +10,8 @@ import elasticsearch
 import opensearchpy
 import pytest
 
-from carpark_dagster.resources.engines import ConnectionSettings, EngineError, connect, redact
+from carpark_dagster.domain.redaction import redact_url as redact
+from carpark_dagster.resources.engines import ConnectionSettings, EngineError, connect
 
 
 def test_elasticsearch_gets_the_official_elasticsearch_client_with_basic_auth():

@@ -15,3 +15,28 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA carpark
 -- in public, older servers did. (Only the schema's owner can revoke; for another role this is
 -- a warning, not an error.)
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+-- Quarantine reasons are fixed texts now (docs/security.md): older rows quoted the bad value,
+-- e.g. "unknown location 'X'". Rewritten to the fixed text (the record keeps the value), so a
+-- replay finds them under the same (record_key, reason) and adds no second row. A record
+-- rewritten twice would collide only with itself, which the NOT EXISTS leaves alone.
+UPDATE carpark.quarantine q
+SET reason = fixed.reason
+FROM (
+    SELECT record_key, reason AS old_reason,
+           CASE
+               WHEN reason LIKE 'unknown location %' THEN 'unknown location'
+               WHEN reason LIKE 'unparseable entry time %' THEN 'unparseable entry time'
+               WHEN reason LIKE 'unparseable exit time %' THEN 'unparseable exit time'
+               WHEN reason ~ '^malformed plate .* \(rule ''(any|sg)''\)$'
+                   THEN 'malformed plate (rule ' || substring(reason FROM '\(rule ''(any|sg)''\)$') || ')'
+           END AS reason
+    FROM carpark.quarantine
+) fixed
+WHERE q.record_key = fixed.record_key
+  AND q.reason = fixed.old_reason
+  AND fixed.reason IS NOT NULL
+  AND NOT EXISTS (
+      SELECT FROM carpark.quarantine other
+      WHERE other.record_key = q.record_key AND other.reason = fixed.reason
+  );
