@@ -1,6 +1,7 @@
 """`carpark`: the platform's command-line tool, over the same library code the jobs run.
 
     carpark migrate [--status] [--allow-drop]
+    carpark config check [FILE]
     carpark import-legacy FILE [FILE ...]
     carpark ingest FILE [FILE ...]
     carpark replay --from TIME --to TIME
@@ -25,7 +26,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from carpark_dagster.domain.config import ConfigError
+from carpark_dagster.domain.config import ConfigError, describe_config, load_config
 from carpark_dagster.domain.legacy import LegacyFormatError
 from carpark_dagster.domain.redaction import redact_secrets, secret_values
 from carpark_dagster.domain.windows import WindowError, parse_moment
@@ -87,6 +88,20 @@ def migrate(args: argparse.Namespace) -> int:
         return EXIT_OK
     applied = postgres.migrate(allow_drop=args.allow_drop)
     print(f"applied: {', '.join(applied)}" if applied else "up to date: nothing to apply")
+    return EXIT_OK
+
+
+def config_check(args: argparse.Namespace) -> int:
+    """Print the effective configuration, or every problem of the file, one per line (exit 2).
+    Reads only the file: no service is needed."""
+    path = args.file or build_resources(resolve=True)["carpark_config"].path
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    print("\n".join(describe_config(config)))
     return EXIT_OK
 
 
@@ -238,6 +253,22 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--allow-drop", action="store_true", help="also apply migrations that destroy data"
     )
+
+    config = commands.add_parser(
+        "config", help="Check the carpark configuration.", description="Check the configuration."
+    )
+    config.set_defaults(run=None, command="config", parser=config)
+    config_commands = config.add_subparsers(title="commands", metavar="COMMAND")
+    c = command(
+        config_commands,
+        "check",
+        config_check,
+        "Validate the carpark TOML file (default: CARPARK_CONFIG, else the shipped one) and "
+        "print the effective configuration (locations, tariffs, limits), or every problem, one "
+        "per line, and exit 2.",
+    )
+    c.set_defaults(command="config check")
+    c.add_argument("file", nargs="?", type=Path, metavar="FILE", help="the TOML file to check")
 
     i = command(
         commands,
