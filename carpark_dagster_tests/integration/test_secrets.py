@@ -31,6 +31,7 @@ from carpark_dagster.resources import (
     TickClockResource,
 )
 from carpark_dagster.resources.alerts import AlertWebhookResource
+from carpark_dagster.resources.migrations import apply_migrations, bundled_migrations
 from carpark_dagster.resources.postgres import PostgresUnavailable
 from carpark_dagster_tests.integration.pipeline_runs import START, pipeline_resources
 from carpark_dagster_tests.webhook_server import webhook
@@ -283,3 +284,39 @@ def test_legacy_quarantine_reasons_are_fixed_texts(planted, seen, tmp_path, caps
     with psycopg.connect(planted) as conn:
         reasons = sorted(r[0] for r in conn.execute("SELECT reason FROM carpark.quarantine"))
     assert reasons == ["unknown location", "unparseable entry time", "unparseable exit time"]
+
+
+def test_old_quarantine_reasons_quoting_values_become_fixed_texts(postgres_dsn):
+    """Migration 0014 rewrites the reasons older ticks and imports wrote (they quoted the
+    bad value) to the fixed texts, so that a replay finds each record under the same key."""
+    everything = bundled_migrations()
+    before = [m for m in everything if m.version != "0014_least_privilege"]
+    old = [
+        ("k1", f"unknown location '{PG_SECRET}'"),
+        ("k2", f"malformed plate '{ES_SECRET}' (rule 'sg')"),
+        ("k3", f"unparseable entry time '{API_KEY}'"),
+        ("k4", "unparseable exit time 'yesterday'"),
+        ("k5", "unknown location 'Mars'"),
+        ("k5", "unknown location"),  # already written again by a newer tick: left alone
+        ("k6", "exit without a matching entry"),
+    ]
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        apply_migrations(conn, before)
+        conn.cursor().executemany(
+            "INSERT INTO carpark.quarantine (record_key, reason, source, record)"
+            " VALUES (%s, %s, 'simulator', '{}')",
+            old,
+        )
+        assert apply_migrations(conn, everything) == ["0014_least_privilege"]
+        rows = conn.execute(
+            "SELECT record_key, reason FROM carpark.quarantine ORDER BY 1, 2"
+        ).fetchall()
+    assert rows == [
+        ("k1", "unknown location"),
+        ("k2", "malformed plate (rule sg)"),
+        ("k3", "unparseable entry time"),
+        ("k4", "unparseable exit time"),
+        ("k5", "unknown location"),
+        ("k5", "unknown location 'Mars'"),
+        ("k6", "exit without a matching entry"),
+    ]
