@@ -1,6 +1,7 @@
 """`carpark`: the platform's command-line tool, over the same library code the jobs run.
 
     carpark migrate [--status] [--allow-drop]
+    carpark config check [FILE]
     carpark import-legacy FILE [FILE ...]
     carpark ingest FILE [FILE ...]
     carpark replay --from TIME --to TIME
@@ -26,8 +27,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from carpark_dagster.domain.config import ConfigError
+from carpark_dagster.domain.config import ConfigError, describe_config, load_config
 from carpark_dagster.domain.legacy import LegacyFormatError
+from carpark_dagster.domain.redaction import redact_secrets, secret_values
 from carpark_dagster.domain.windows import WindowError, parse_moment
 from carpark_dagster.lib.dashboards import PRODUCTS, bundle_path
 from carpark_dagster.lib.inbox import REFUSED, FileOutcome, land_file
@@ -54,7 +56,7 @@ from carpark_dagster.resources.dashboards import (
     DashboardsUsageError,
 )
 from carpark_dagster.resources.engines import EngineError
-from carpark_dagster.resources.migrations import DestructiveMigration
+from carpark_dagster.resources.migrations import DestructiveMigration, MigrationsNotPermitted
 from carpark_dagster.resources.postgres import LockTimeout, PostgresUnavailable, StaleTick
 from carpark_dagster.settings import build_resources
 
@@ -78,6 +80,7 @@ FAILED: tuple[type[Exception], ...] = (
     RetryIncomplete,
     LockTimeout,
     DestructiveMigration,
+    MigrationsNotPermitted,
     StaleTick,
 )
 
@@ -98,6 +101,20 @@ def migrate(args: argparse.Namespace) -> int:
         return EXIT_OK
     applied = postgres.migrate(allow_drop=args.allow_drop)
     print(f"applied: {', '.join(applied)}" if applied else "up to date: nothing to apply")
+    return EXIT_OK
+
+
+def config_check(args: argparse.Namespace) -> int:
+    """Print the effective configuration, or every problem of the file, one per line (exit 2).
+    Reads only the file: no service is needed."""
+    path = args.file or build_resources(resolve=True)["carpark_config"].path
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    print("\n".join(describe_config(config)))
     return EXIT_OK
 
 
@@ -221,6 +238,21 @@ def _quiet_search_clients() -> None:
         logging.getLogger(client).setLevel(logging.ERROR)
 
 
+class RedactingFilter(logging.Filter):
+    """Log lines of the command (ours and the libraries') without credentials."""
+
+    def __init__(self, known: list[str]):
+        super().__init__()
+        self.known = known
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = redact_secrets(text, self.known)
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
 # ------------------------------------------------------------------------- parsing
 
 
@@ -258,6 +290,22 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--allow-drop", action="store_true", help="also apply migrations that destroy data"
     )
+
+    config = commands.add_parser(
+        "config", help="Check the carpark configuration.", description="Check the configuration."
+    )
+    config.set_defaults(run=None, command="config", parser=config)
+    config_commands = config.add_subparsers(title="commands", metavar="COMMAND")
+    c = command(
+        config_commands,
+        "check",
+        config_check,
+        "Validate the carpark TOML file (default: CARPARK_CONFIG, else the shipped one) and "
+        "print the effective configuration (locations, tariffs, limits), or every problem, one "
+        "per line, and exit 2.",
+    )
+    c.set_defaults(command="config check")
+    c.add_argument("file", nargs="?", type=Path, metavar="FILE", help="the TOML file to check")
 
     i = command(
         commands,
@@ -362,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.parser.print_help(sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter(secret_values(os.environ)))
     try:
         return args.run(args)
     except KeyboardInterrupt:
@@ -371,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         code, message = _explain(exc)
+        # The last line of defence: whatever the error quotes, no secret of ours goes out.
+        message = redact_secrets(message, secret_values(os.environ))
         print(f"carpark {args.command}: {message}", file=sys.stderr)
         return code
 

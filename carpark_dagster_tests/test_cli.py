@@ -17,6 +17,7 @@ from carpark_dagster.cli import EXIT_FAILED, EXIT_USAGE, main
         (["import-legacy", "--help"], ["FILE"]),
         (["search", "--help"], ["rebuild"]),
         (["search", "rebuild", "--help"], ["--page-size"]),
+        (["config", "check", "--help"], ["FILE"]),
     ],
 )
 def test_every_command_has_help(argv, expected, capsys):
@@ -45,7 +46,7 @@ def test_bad_usage_exits_2_with_a_message(argv, capsys):
     assert "error:" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [[], ["search"]])
+@pytest.mark.parametrize("argv", [[], ["search"], ["config"]])
 def test_a_group_without_its_command_shows_what_there_is(argv, capsys):
     assert main(argv) == EXIT_USAGE
     assert "usage: carpark" in capsys.readouterr().err
@@ -88,3 +89,58 @@ def test_the_installed_command_runs():
     )
     assert result.returncode == 0
     assert "search" in result.stdout
+
+
+def test_config_check_prints_the_effective_configuration(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv("CARPARK_CONFIG", raising=False)
+    assert main(["config", "check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("carpark_dagster/config/carpark.toml: valid")
+    assert out[1] == "lateness: 24 h (events later than this are set aside)"
+    assert out[2:4] == [
+        "tariffs (2):",
+        "  default: per_block, 60 cents per 30 min, grace 0 min, night cap none, daily cap none, "
+        "exit not recorded 0 cents, Asia/Singapore",
+    ]
+    assert "locations (6):" in out
+    assert out[-1] == (
+        "  Park5 (Carpark 5): tariff default, plates any, capacity 200, 400 sessions a day "
+        "(simulator), max stay 72 h"
+    )
+    # CARPARK_CONFIG is the default file
+    site = tmp_path / "site.toml"
+    site.write_text("[tariffs.default]\n[locations.A]\ncapacity = 5\nsessions_per_day = 9\n")
+    monkeypatch.setenv("CARPARK_CONFIG", str(site))
+    assert main(["config", "check"]) == 0
+    assert "  A (A): tariff default, plates any, capacity 5, 9 sessions a day" in (
+        capsys.readouterr().out
+    )
+
+
+def test_config_check_lists_every_problem_one_per_line_and_exits_2(capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        "[defaults]\nlateness_hours = nan\ncapacity = 3000000000\nsessions_per_day = 1\n"
+        "[tariffs.default]\nrate_cents = 100000000000000\n"
+        '[locations.""]\n[locations.A]\nmax_stay_hours = true\n'
+    )
+    assert main(["config", "check", str(bad)]) == EXIT_USAGE
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"{bad}: [tariffs.default]: tariff 'default': rate_cents must be a whole number from 0 "
+        "to 119999999438 (got a number out of range)",
+        f"{bad}: [defaults]: lateness_hours must be a number of hours more than 0 to 8784 "
+        "(got nan)",
+        f"{bad}: [locations]: a location id must be 1 to 64 printable characters without "
+        "spaces at either end",
+        f"{bad}: [locations.A]: capacity must be a whole number from 0 to 2147483647 "
+        "(got a number out of range)",
+        f"{bad}: [locations.A]: max_stay_hours must be a number of hours from 1 to 8784 "
+        "(got a boolean)",
+    ]
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[locations\n")
+    assert main(["config", "check", str(broken)]) == EXIT_USAGE
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"{broken}: not valid TOML")

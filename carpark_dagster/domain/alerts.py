@@ -8,32 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
+from carpark_dagster.domain.redaction import redact_secrets, redact_url
+
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 # Long enough for a class name and a useful first line; short enough for a chat message.
 SUMMARY_LIMIT = 300
-REDACTED = "***"
-
-# user:password@ (or user@) in any URL: scheme://<userinfo>@host
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]*@")
-# password=…, api_key: …, token=… (libpq key=value strings, query strings, messages): a
-# quoted value up to its quote, else everything up to the next space (rather too much than a
-# password's tail after a character it happened to contain).
-_SECRET_FIELD = re.compile(
-    r"(?P<key>\b(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key)\b"
-    r"\s*[=:]\s*)(?:'[^']*'|\"[^\"]*\"|\S+)",
-    re.IGNORECASE,
-)
-# Authorization headers: "ApiKey …", "Bearer …", "Basic …"
-_AUTH_SCHEME = re.compile(r"\b(?P<scheme>ApiKey|Bearer|Basic)\s+[A-Za-z0-9+/=._~-]{8,}")
-
-
-def redact_secrets(text: str) -> str:
-    """`text` without credentials: URLs lose their user:password@ part (as
-    `resources.engines.redact` does for one URL), `password=…`-style fields and
-    authorization headers lose their values."""
-    text = _URL_USERINFO.sub(r"\g<scheme>", text)
-    text = _SECRET_FIELD.sub(rf"\g<key>{REDACTED}", text)
-    return _AUTH_SCHEME.sub(rf"\g<scheme> {REDACTED}", text)
 
 
 def error_summary(class_name: str | None, message: str | None) -> str:
@@ -53,7 +32,7 @@ def error_summary(class_name: str | None, message: str | None) -> str:
 
 def run_url(ui_url: str, run_id: str) -> str:
     """The run's page in the Dagster UI, `<ui_url>/runs/<run_id>` (no credentials)."""
-    base = _URL_USERINFO.sub(r"\g<scheme>", ui_url.strip() or DEFAULT_UI_URL).rstrip("/")
+    base = redact_url(ui_url.strip() or DEFAULT_UI_URL).rstrip("/")
     return f"{base}/runs/{quote(run_id, safe='')}"
 
 

@@ -6,6 +6,7 @@ The file shipped with the package (`carpark_dagster/config/carpark.toml`) docume
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,8 +24,22 @@ DEFAULT_MAX_STAY_HOURS = DEFAULT_MAX_STAY // timedelta(hours=1)
 _DEFAULT_KEYS = (_LOCATION_KEYS - {"name"}) | {"lateness_hours"}
 
 
+# Limits of every number in the file (docs/configuration in the shipped file's comments):
+# what the storage and the pricing can hold, and what makes sense for a carpark.
+INT32_MAX = 2**31 - 1  # carpark.locations.capacity is an integer column
+MAX_SESSIONS_PER_DAY = 10_000_000  # the simulator draws this many a day per location
+MAX_HOURS = 24 * 366  # lateness and max stay: at most a (leap) year
+MAX_LOCATION_ID_CHARS = 64
+MAX_NAME_CHARS = 200
+
+
 class ConfigError(ValueError):
-    """The configuration file is wrong; the message names the file and the key."""
+    """The configuration file is wrong; each problem names the file, the key and what is
+    allowed. `problems` lists them all, one line each (`str()` joins them with newlines)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        self.problems = problems or [message]
+        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -74,64 +89,201 @@ def load_config(path: str | Path | None = None) -> CarparkConfig:
 
 
 def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> CarparkConfig:
-    def fail(message: str) -> ConfigError:
-        return ConfigError(f"{source}: {message}")
+    """The configuration, or a ConfigError listing every problem (not only the first)."""
+    problems: list[str] = []
 
-    unknown = set(raw) - {"defaults", "tariffs", "locations"}
-    if unknown:
-        raise fail(f"unknown section(s) {sorted(unknown)}")
-    defaults = dict(raw.get("defaults", {}))
-    if bad := set(defaults) - _DEFAULT_KEYS:
-        raise fail(f"[defaults]: unknown key(s) {sorted(bad)}")
+    def problem(where: str, message: str) -> None:
+        problems.append(f"{source}: {where}{': ' if where else ''}{message}")
+
+    if unknown := sorted(str(k) for k in set(raw) - {"defaults", "tariffs", "locations"}):
+        problem("", f"unknown section(s) {unknown} (allowed: defaults, tariffs, locations)")
+    defaults = _table(raw, "defaults", problem)
+    if bad := sorted(str(k) for k in set(defaults) - _DEFAULT_KEYS):
+        problem("[defaults]", f"unknown key(s) {bad} (allowed: {sorted(_DEFAULT_KEYS)})")
 
     tariffs: dict[str, Tariff] = {}
-    for name, spec in raw.get("tariffs", {}).items():
+    broken: set[str] = set()  # tariffs with a problem of their own, said once
+    for name, spec in _table(raw, "tariffs", problem).items():
         try:
             tariffs[name] = tariff_from_mapping(name, spec)
         except ValueError as exc:
-            raise fail(f"[tariffs.{name}]: {exc}") from None
+            problem(f"[tariffs.{name}]", str(exc))
+            broken.add(name)
 
-    lateness_hours = defaults.pop("lateness_hours", 24)
-    if not isinstance(lateness_hours, int | float) or lateness_hours <= 0:
-        raise fail("[defaults] lateness_hours must be a positive number")
+    lateness_hours = _hours(
+        defaults.get("lateness_hours", 24), "[defaults]", "lateness_hours", 0, problem, above=True
+    )
 
     locations: dict[str, Location] = {}
-    for location_id, spec in raw.get("locations", {}).items():
+    for location_id, spec in _table(raw, "locations", problem).items():
         where = f"[locations.{location_id}]"
-        if bad := set(spec) - _LOCATION_KEYS:
-            raise fail(f"{where}: unknown key(s) {sorted(bad)}")
+        if not _valid_location_id(location_id):
+            problem(
+                "[locations]",
+                f"a location id must be 1 to {MAX_LOCATION_ID_CHARS} printable characters "
+                "without spaces at either end",
+            )
+            continue
+        if not isinstance(spec, Mapping):
+            problem(where, "must be a table of settings")
+            continue
+        if bad := sorted(str(k) for k in set(spec) - _LOCATION_KEYS):
+            problem(where, f"unknown key(s) {bad} (allowed: {sorted(_LOCATION_KEYS)})")
         merged = {**defaults, **spec}
-        tariff_name = merged.get("tariff", "default")
-        if tariff_name not in tariffs:
-            raise fail(f"{where}: tariff {tariff_name!r} is not defined under [tariffs]")
-        plate_rule = merged.get("plate_rule", "any")
-        if plate_rule not in PLATE_RULES:
-            raise fail(f"{where}: plate_rule must be one of {PLATE_RULES}, not {plate_rule!r}")
-        for key in ("capacity", "sessions_per_day"):
-            value = merged.get(key)
-            if not isinstance(value, int) or value < 0 or isinstance(value, bool):
-                raise fail(f"{where}: {key} must be a whole number >= 0, not {value!r}")
-        max_stay_hours = merged.get("max_stay_hours", DEFAULT_MAX_STAY_HOURS)
-        if (
-            not isinstance(max_stay_hours, int | float)
-            or isinstance(max_stay_hours, bool)
-            or not 1 <= max_stay_hours <= 24 * 366
-        ):
-            raise fail(f"{where}: max_stay_hours must be a number of hours from 1 to 8784")
-        locations[location_id] = Location(
-            location_id=location_id,
-            name=str(merged.get("name", location_id)),
-            tariff=tariffs[tariff_name],
-            plate_rule=plate_rule,
-            capacity=merged["capacity"],
-            sessions_per_day=merged["sessions_per_day"],
-            max_stay=timedelta(hours=max_stay_hours),
-        )
-    if not locations:
-        raise fail("no [locations.*] defined")
+        location = _location(location_id, merged, tariffs, broken, where, problem)
+        if location is not None:
+            locations[location_id] = location
+    if not locations and not problems:
+        problem("", "no [locations.*] defined")
+    if problems:
+        raise ConfigError(problems[0], problems)
+    assert lateness_hours is not None
     return CarparkConfig(
         locations=locations,
         tariffs=tariffs,
         lateness=timedelta(hours=lateness_hours),
         source=source,
     )
+
+
+def _table(raw: Mapping[str, Any], key: str, problem) -> dict:
+    value = raw.get(key, {})
+    if not isinstance(value, Mapping):
+        problem(f"[{key}]", "must be a table")
+        return {}
+    return dict(value)
+
+
+def _valid_location_id(location_id: Any) -> bool:
+    return (
+        isinstance(location_id, str)
+        and 1 <= len(location_id) <= MAX_LOCATION_ID_CHARS
+        and location_id.isprintable()
+        and location_id == location_id.strip()
+    )
+
+
+def _location(
+    location_id: str,
+    merged: dict,
+    tariffs: dict[str, Tariff],
+    broken: set[str],
+    where: str,
+    problem,
+) -> Location | None:
+    ok = True
+
+    def bad(key: str, message: str) -> None:
+        nonlocal ok
+        ok = False
+        problem(where, f"{key} {message}")
+
+    tariff_name = merged.get("tariff", "default")
+    if not _valid_location_id(tariff_name):  # the same rule for names of tariffs
+        bad("tariff", f"must name a [tariffs.NAME] table{_got(tariff_name)}")
+    elif tariff_name in broken:
+        ok = False
+    elif tariff_name not in tariffs:
+        bad("tariff", f"{tariff_name!r} is not defined under [tariffs]")
+    plate_rule = merged.get("plate_rule", "any")
+    if not isinstance(plate_rule, str) or plate_rule not in PLATE_RULES:
+        bad("plate_rule", f"must be one of {', '.join(repr(r) for r in PLATE_RULES)}")
+    name = merged.get("name", location_id)
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS:
+        bad("name", f"must be a non-empty string of at most {MAX_NAME_CHARS} characters")
+    counts = {}
+    for key, most in (("capacity", INT32_MAX), ("sessions_per_day", MAX_SESSIONS_PER_DAY)):
+        value = merged.get(key)
+        if not _whole(value) or not 0 <= value <= most:
+            bad(key, f"must be a whole number from 0 to {most}{_got(value)}")
+        counts[key] = value
+    max_stay_hours = _hours(
+        merged.get("max_stay_hours", DEFAULT_MAX_STAY_HOURS),
+        where,
+        "max_stay_hours",
+        1,
+        problem,
+    )
+    if not ok or max_stay_hours is None:
+        return None
+    return Location(
+        location_id=location_id,
+        name=name,
+        tariff=tariffs[tariff_name],
+        plate_rule=plate_rule,
+        capacity=counts["capacity"],
+        sessions_per_day=counts["sessions_per_day"],
+        max_stay=timedelta(hours=max_stay_hours),
+    )
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _hours(
+    value: Any, where: str, key: str, least: float, problem, above: bool = False
+) -> float | None:
+    """A number of hours in [least, MAX_HOURS] (or (least, MAX_HOURS] when `above`): an
+    integer or a finite float, never a boolean."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    finite = number and math.isfinite(value)
+    in_range = finite and (value > least if above else value >= least) and value <= MAX_HOURS
+    if in_range:
+        return value
+    lower = f"more than {least:g}" if above else f"from {least:g}"
+    problem(where, f"{key} must be a number of hours {lower} to {MAX_HOURS}{_got(value)}")
+    return None
+
+
+def _got(value: Any) -> str:
+    """What was wrong with a value, by kind (never the value itself, which may be anything)."""
+    if value is None:
+        return " (missing)"
+    if isinstance(value, bool):
+        return " (got a boolean)"
+    if isinstance(value, float) and math.isnan(value):
+        return " (got nan)"
+    if isinstance(value, float) and math.isinf(value):
+        return " (got an infinity)"
+    if isinstance(value, int | float):
+        return " (got a number out of range)"
+    kind = {str: "string", list: "array", dict: "table"}.get(type(value), "value of another kind")
+    return f" (got a {kind})"
+
+
+def describe_config(config: CarparkConfig) -> list[str]:
+    """The effective configuration, as `carpark config check` prints it: every value after
+    defaults and presets applied."""
+    lines = [
+        f"configuration {config.source}: valid",
+        f"lateness: {_hours_text(config.lateness)} (events later than this are set aside)",
+        f"tariffs ({len(config.tariffs)}):",
+    ]
+    for name, tariff in config.tariffs.items():
+        night = tariff.night_cap
+        lines.append(
+            f"  {name}: {tariff.billing}, {tariff.rate_cents} cents per {tariff.block_minutes} "
+            f"min, grace {tariff.grace_minutes} min, night cap "
+            + (
+                f"{night.cap_cents} cents {night.start:%H:%M}-{night.end:%H:%M}"
+                if night
+                else "none"
+            )
+            + ", daily cap "
+            + ("none" if tariff.daily_cap_cents is None else f"{tariff.daily_cap_cents} cents")
+            + f", exit not recorded {tariff.lost_exit_charge_cents} cents, {tariff.timezone}"
+        )
+    lines.append(f"locations ({len(config.locations)}):")
+    for location_id, location in config.locations.items():
+        lines.append(
+            f"  {location_id} ({location.name}): tariff {location.tariff.name}, plates "
+            f"{location.plate_rule}, capacity {location.capacity}, {location.sessions_per_day} "
+            f"sessions a day (simulator), max stay {_hours_text(location.max_stay)}"
+        )
+    return lines
+
+
+def _hours_text(span: timedelta) -> str:
+    hours = span / timedelta(hours=1)
+    return f"{hours:g} h"

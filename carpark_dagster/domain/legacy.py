@@ -27,6 +27,10 @@ from carpark_dagster.domain.sessions import CLOSED, OPEN, SESSION_COLUMNS, sessi
 LEGACY_COLUMNS = ["Plate", "LocationID", "Entry_DateTime", "Exit_DateTime", "Parking_Charges"]
 TIME_FORMATS = ("%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
 REJECT_COLUMNS = ["record_key", "reason", "record"]
+# Reasons are fixed texts: the row itself is kept in the quarantine's `record`.
+UNKNOWN_LOCATION = "unknown location"
+UNPARSEABLE_ENTRY = "unparseable entry time"
+UNPARSEABLE_EXIT = "unparseable exit time"
 
 
 class LegacyFormatError(ValueError):
@@ -47,15 +51,17 @@ def read_legacy_csv(source: str | Path | IO[bytes]) -> pd.DataFrame:
         text = data.decode("utf-8-sig")
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise LegacyFormatError(f"not a readable CSV file: {exc}") from None
+        # Never the parser's message: it can quote the file (a line, a byte sequence).
+        raise LegacyFormatError(f"not a readable CSV file ({type(exc).__name__})") from None
     unnamed = [c for c in frame.columns if c == "" or c.startswith("Unnamed:")]
     frame = frame.drop(columns=unnamed)
     frame.columns = [c.strip() for c in frame.columns]
     missing = [c for c in LEGACY_COLUMNS if c not in frame.columns]
     if missing:
         raise LegacyFormatError(
-            f"not a carpark_system.csv: missing column(s) {missing}; "
-            f"expected {LEGACY_COLUMNS}, found {list(frame.columns)}"
+            f"not a carpark_system.csv: missing column(s) {missing}; expected "
+            f"{LEGACY_COLUMNS}, found {len(frame.columns)} other column(s) (not shown: the "
+            "first line may be anything)"
         )
     return frame[LEGACY_COLUMNS]
 
@@ -68,23 +74,20 @@ def parse_legacy_rows(raw: pd.DataFrame, known_locations: set[str] | None = None
 
     reasons = pd.Series("", index=frame.index)
 
-    def reject(mask: pd.Series, reason) -> None:
+    def reject(mask: pd.Series, reason: str) -> None:
         todo = mask & (reasons == "")
         if todo.any():
-            reasons[todo] = reason(frame[todo]) if callable(reason) else reason
+            reasons[todo] = reason
 
     reject(frame["Plate"] == "", "missing plate")
     reject(frame["LocationID"] == "", "missing location")
     if known_locations is not None:
         reject(
             ~frame["LocationID"].isin(known_locations),
-            lambda rows: "unknown location " + rows["LocationID"].map(repr),
+            UNKNOWN_LOCATION,
         )
-    reject(entry.isna(), lambda rows: "unparseable entry time " + rows["Entry_DateTime"].map(repr))
-    reject(
-        exit_.isna() & ~blank_exit,
-        lambda rows: "unparseable exit time " + rows["Exit_DateTime"].map(repr),
-    )
+    reject(entry.isna(), UNPARSEABLE_ENTRY)
+    reject(exit_.isna() & ~blank_exit, UNPARSEABLE_EXIT)
     reject(exit_ < entry, "entry after exit")
 
     entry_ids = [

@@ -59,6 +59,17 @@ NS_PER_SECOND = 1_000_000_000
 NS_PER_MINUTE = 60 * NS_PER_SECOND
 NS_PER_DAY = 24 * 60 * NS_PER_MINUTE
 BILLING_MODES = ("per_block", "per_minute")
+# The longest stay priced: 2**62 ns (~146 years), so that no int64 step of the numpy pricing
+# (the ceiling division adds a unit to the duration) can wrap; longer stays are refused. The
+# most units it has, in the smallest unit (a minute), times MAX_CENTS, the most any amount in
+# cents may be, still fits an int64: a charge never wraps, whatever the stay.
+MAX_STAY_NS = 2**62
+MAX_UNITS = -(-MAX_STAY_NS // NS_PER_MINUTE)
+MAX_CENTS = (2**63 - 1) // MAX_UNITS
+# A block longer than a day would straddle the daily periods; a grace as long as a day is free
+# parking.
+MAX_BLOCK_MINUTES = 24 * 60
+MAX_GRACE_MINUTES = 24 * 60
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -73,6 +84,16 @@ _DATE_MARGIN = timedelta(days=2)
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_whole(value: Any, key: str, least: int, most: int, fail) -> None:
+    """A whole number in [least, most] (a boolean is no number), else ValueError naming the
+    key and the range (not the value: it may be anything)."""
+    if not _is_int(value) or not least <= value <= most:
+        kind = "a boolean" if isinstance(value, bool) else type(value).__name__
+        if _is_int(value):
+            kind = "a number out of range"
+        raise fail(f"{key} must be a whole number from {least} to {most} (got {kind})")
 
 
 def _ceil_div(numerator: int, denominator: int) -> int:
@@ -205,26 +226,20 @@ class Tariff:
             raise ValueError(f"tariff name must be a non-empty string, got {self.name!r}")
         if self.billing not in BILLING_MODES:
             raise fail(f"billing must be one of {', '.join(BILLING_MODES)}, got {self.billing!r}")
-        if not _is_int(self.block_minutes) or self.block_minutes <= 0:
-            raise fail(f"block_minutes must be a positive integer, got {self.block_minutes!r}")
-        if not _is_int(self.rate_cents) or self.rate_cents < 0:
-            raise fail(f"rate_cents must be an integer >= 0, got {self.rate_cents!r}")
-        if not _is_int(self.grace_minutes) or self.grace_minutes < 0:
-            raise fail(f"grace_minutes must be an integer >= 0, got {self.grace_minutes!r}")
-        if not _is_int(self.lost_exit_charge_cents) or self.lost_exit_charge_cents < 0:
-            raise fail(
-                "lost_exit_charge_cents must be an integer >= 0, "
-                f"got {self.lost_exit_charge_cents!r}"
-            )
+        for key, least, most in (
+            ("block_minutes", 1, MAX_BLOCK_MINUTES),
+            ("rate_cents", 0, MAX_CENTS),
+            ("grace_minutes", 0, MAX_GRACE_MINUTES),
+            ("lost_exit_charge_cents", 0, MAX_CENTS),
+        ):
+            _check_whole(getattr(self, key), key, least, most, fail)
         if self.billing == "per_minute" and self.rate_cents % self.block_minutes:
             raise fail(
                 f"per_minute billing needs rate_cents ({self.rate_cents}) to be a multiple of "
                 f"block_minutes ({self.block_minutes}), so that a minute costs whole cents"
             )
-        if self.daily_cap_cents is not None and (
-            not _is_int(self.daily_cap_cents) or self.daily_cap_cents < 0
-        ):
-            raise fail(f"daily_cap_cents must be an integer >= 0, got {self.daily_cap_cents!r}")
+        if self.daily_cap_cents is not None:
+            _check_whole(self.daily_cap_cents, "daily_cap_cents", 0, MAX_CENTS, fail)
         night = self.night_cap
         if night is not None:
             if not isinstance(night, NightCap):
@@ -235,8 +250,7 @@ class Tariff:
                     raise fail(f"night_cap.{key} must be a naive datetime.time, got {value!r}")
             if night.start == night.end:
                 raise fail(f"night_cap start and end must differ (both {night.start})")
-            if not _is_int(night.cap_cents) or night.cap_cents < 0:
-                raise fail(f"night_cap.cap_cents must be an integer >= 0, got {night.cap_cents!r}")
+            _check_whole(night.cap_cents, "night_cap.cap_cents", 0, MAX_CENTS, fail)
         if not isinstance(self.timezone, str):
             raise fail(f"timezone must be an IANA time zone name, got {self.timezone!r}")
         try:
@@ -277,6 +291,11 @@ class Tariff:
             raise ValueError(
                 f"tariff {self.name!r}: a stay cannot last a negative time "
                 f"(entry {entry.isoformat()}, exit {exit.isoformat()})"
+            )
+        if duration > MAX_STAY_NS:
+            raise ValueError(
+                f"tariff {self.name!r}: a stay cannot be priced beyond {MAX_STAY_NS} ns "
+                "(~146 years)"
             )
         if duration <= self.grace_ns:
             return 0
@@ -364,6 +383,12 @@ class Tariff:
             raise ValueError(
                 f"tariff {self.name!r}: a stay cannot last a negative time "
                 f"(stay {bad}: entry {entry[bad]} ns, exit {exit_[bad]} ns)"
+            )
+        if durations.size and durations.max() > MAX_STAY_NS:
+            bad = int(np.argmax(durations > MAX_STAY_NS))
+            raise ValueError(
+                f"tariff {self.name!r}: a stay cannot be priced beyond {MAX_STAY_NS} ns "
+                f"(~146 years; stay {bad})"
             )
         unit = self.unit_ns
         units = durations + (unit - 1)
@@ -580,7 +605,8 @@ def _config_night_cap(value: Any, bad) -> NightCap | None:
 
 def _config_int(value: Any, key: str, bad) -> int:
     if not _is_int(value):
-        raise bad(key, f"expected an integer, got {value!r}")
+        kind = "a boolean" if isinstance(value, bool) else f"a {type(value).__name__}"
+        raise bad(key, f"expected a whole number, got {kind}")
     return value
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+
+from carpark_dagster.domain.redaction import redact_secrets, redact_url
 
 EngineName = Literal["elasticsearch", "opensearch"]
 
@@ -59,7 +60,7 @@ class Engine:
     @property
     def url(self) -> str:
         """The engine's URL without credentials, for messages."""
-        return redact(self._settings.url)
+        return redact_url(self._settings.url)
 
     def request(self, method: str, path: str, body: Any = None, params: dict | None = None) -> dict:
         try:
@@ -73,7 +74,7 @@ class Engine:
                 return response.body if hasattr(response, "body") else response
             return self.client.transport.perform_request(method, path, params=params, body=body)
         except Exception as exc:  # both clients raise their own hierarchies
-            raise _engine_error(exc, self._settings.url, f"{method} {path}") from None
+            raise _engine_error(exc, self._settings, f"{method} {path}") from None
 
     def streaming_bulk(self, actions: Iterable[Any], **options: Any) -> Iterator[tuple[bool, dict]]:
         """The client's `helpers.streaming_bulk`; a failed request raises an EngineError naming
@@ -81,7 +82,7 @@ class Engine:
         try:
             yield from self._helpers.streaming_bulk(self.client, actions, **options)
         except self._errors as exc:
-            raise _engine_error(exc, self._settings.url, "POST /_bulk") from None
+            raise _engine_error(exc, self._settings, "POST /_bulk") from None
 
     def close(self) -> None:
         self.client.close()
@@ -149,18 +150,8 @@ def _opensearch(settings: ConnectionSettings) -> Engine:
     return Engine("opensearch", client, helpers, settings, (opensearchpy.OpenSearchException,))
 
 
-def redact(url: str) -> str:
-    """The URL without any user:password@ part, for messages."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _engine_error(exc: Exception, url: str, what: str) -> EngineError:
-    url = redact(url)
+def _engine_error(exc: Exception, settings: ConnectionSettings, what: str) -> EngineError:
+    url = redact_url(settings.url)
     status = getattr(exc, "status_code", None)
     if status is None:
         meta = getattr(exc, "meta", None)
@@ -170,4 +161,7 @@ def _engine_error(exc: Exception, url: str, what: str) -> EngineError:
     detail = getattr(exc, "info", None) or getattr(exc, "body", None) or str(exc)
     if status is None:
         return EngineError(f"search engine at {url} is unreachable ({what}): {type(exc).__name__}")
-    return EngineError(f"search engine at {url} answered {status} to {what}: {detail}", status)
+    # The engine's answer is its own text; it could quote what it was sent.
+    message = f"search engine at {url} answered {status} to {what}: {detail}"
+    known = (settings.password or "", settings.api_key or "")
+    return EngineError(redact_secrets(message, known), status)

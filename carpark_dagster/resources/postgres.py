@@ -32,6 +32,7 @@ from carpark_dagster.domain.checks import NegativeSessions, StaleOpenSessions
 from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.earnings import LocationTotals
 from carpark_dagster.domain.ledger import StateQuery
+from carpark_dagster.domain.redaction import redact_secrets, secret_values
 from carpark_dagster.domain.sessions import (
     EPOCH_WATERMARK,
     PENDING_COLUMNS,
@@ -606,11 +607,21 @@ class PostgresResource(dg.ConfigurableResource):
             )
         except psycopg.OperationalError as exc:
             reason = " ".join(line.strip() for line in str(exc).splitlines()) or repr(exc)
-            reason = reason.removeprefix("connection failed: ")
+            reason = redact_secrets(reason.removeprefix("connection failed: "), self._secrets())
             raise PostgresUnavailable(
                 f"cannot connect to PostgreSQL at {self.describe()} ({reason}); "
                 "is it running (make up), and is CARPARK_POSTGRES_DSN right?"
             ) from None
+        except psycopg.Error:
+            # libpq's parse errors quote the offending part of the string, password included
+            # (`invalid percent-encoded token: "…"`): name the variable, never its value.
+            raise PostgresUnavailable(
+                "CARPARK_POSTGRES_DSN is not a valid libpq connection string or URL (a '%' in "
+                "a URL's password must be written %25); its value is not shown"
+            ) from None
+
+    def _secrets(self) -> list[str]:
+        return secret_values({"CARPARK_POSTGRES_DSN": self.dsn})
 
     # ---------------------------------------------------------------- schema
 

@@ -21,13 +21,13 @@ import dagster as dg
 from pydantic import Field
 
 from carpark_dagster.domain.earnings import LocationTotals
+from carpark_dagster.domain.redaction import redact_url
 from carpark_dagster.domain.sessions import StoredSession
 from carpark_dagster.resources.engines import (
     ConnectionSettings,
     Engine,
     EngineError,
     connect,
-    redact,
 )
 
 DEFAULT_URL = "http://127.0.0.1:9250"
@@ -539,7 +539,7 @@ class ElasticsearchResource(dg.ConfigurableResource):
         if not self.verify_certs:
             dg.get_dagster_logger().warning(
                 "TLS certificate verification is OFF for %s: use this only on a local machine",
-                redact(self.url),
+                redact_url(self.url),
             )
         engine = connect(self.settings(), self.engine)
         try:

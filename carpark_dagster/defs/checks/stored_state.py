@@ -20,6 +20,7 @@ from carpark_dagster.domain.checks import (
     max_stay_cutoffs,
     quarantine_growth_within,
 )
+from carpark_dagster.domain.redaction import redact_url
 from carpark_dagster.lib.checks import judge_changed_charges, search_differences
 from carpark_dagster.resources import (
     CarparkConfigResource,
@@ -27,7 +28,7 @@ from carpark_dagster.resources import (
     ElasticsearchResource,
     PostgresResource,
 )
-from carpark_dagster.resources.engines import EngineError, redact
+from carpark_dagster.resources.engines import EngineError
 
 SESSIONS_NOT_NEGATIVE = "sessions_not_negative"
 NO_OPEN_SESSION_PAST_MAX_STAY = "no_open_session_past_max_stay"
@@ -187,7 +188,7 @@ def search_reconciles_with_postgres(
     except EngineError as exc:
         raise dg.Failure(
             description=f"cannot reconcile the search index: {exc}",
-            metadata={"search_url": redact(search.url)},
+            metadata={"search_url": redact_url(search.url)},
         ) from None
     return dg.AssetCheckResult(
         passed=not differences,

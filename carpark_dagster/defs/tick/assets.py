@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from carpark_dagster.domain.earnings import top_average_charges
+from carpark_dagster.domain.redaction import redact_url
 from carpark_dagster.domain.sessions import format_watermark
 from carpark_dagster.domain.ticks import (
     anomalies_by_reason,
@@ -43,7 +44,7 @@ from carpark_dagster.resources import (
     PostgresResource,
     TickClockResource,
 )
-from carpark_dagster.resources.engines import EngineError, redact
+from carpark_dagster.resources.engines import EngineError
 from carpark_dagster.resources.postgres import StaleTick
 
 GROUP = "carpark"
@@ -334,7 +335,7 @@ DEAD_LETTER_SCHEMA = dg.TableSchema(
 def _engine_failed(exc: EngineError, search: ElasticsearchResource) -> dg.Failure:
     """The engine was unreachable or refused a request. PostgreSQL already holds the tick
     (carpark_table committed); the next successful sync catches up from the watermark."""
-    metadata: dict = {"search_url": redact(search.url)}
+    metadata: dict = {"search_url": redact_url(search.url)}
     if isinstance(exc, SyncInterrupted):
         metadata["documents_indexed"] = exc.outcome.indexed
         metadata["watermark"] = format_watermark(exc.outcome.watermark)
