@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -48,6 +49,7 @@ LEGACY_COLUMNS = ["Plate", "LocationID", "Entry_DateTime", "Exit_DateTime", "Par
 TIME_FORMATS = ("%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
 REJECT_COLUMNS = ["record_key", "reason", "record"]
 CONTROL_CHARACTERS = "[\x00-\x1f\x7f-\x9f]"  # Unicode category Cc
+CONTROL_PATTERN = re.compile(CONTROL_CHARACTERS)
 EARLIEST_TIME = pd.Timestamp("2000-01-01", tz=CARPARK_TIMEZONE)
 
 # The reasons a row is refused (fixed texts: the row itself is in quarantine).
@@ -183,6 +185,29 @@ def _has_control_character(frame: pd.DataFrame) -> pd.Series:
 def _storable(record: dict) -> dict:
     """A refused row as quarantine can hold it: `jsonb` has no NUL, so it becomes U+FFFD."""
     return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in record.items()}
+
+
+MAX_IDENTIFIER_LENGTH = 63  # PostgreSQL's NAMEDATALEN - 1 (bytes)
+LAB_TABLE = "public.CarPark"
+
+
+def parse_table_name(text: str) -> tuple[str, ...]:
+    """`table` or `schema.table` (either part may be double-quoted, as in SQL) as its parts,
+    case kept: `public.CarPark` -> `("public", "CarPark")`. The parts are quoted as
+    identifiers when used, never pasted into SQL."""
+    parts = tuple(part.strip() for part in text.split("."))
+    parts = tuple(
+        p[1:-1] if len(p) >= 2 and p.startswith('"') and p.endswith('"') else p for p in parts
+    )
+    if not 1 <= len(parts) <= 2 or any(
+        not p or len(p.encode()) > MAX_IDENTIFIER_LENGTH or '"' in p or CONTROL_PATTERN.search(p)
+        for p in parts
+    ):
+        raise LegacyFormatError(
+            "--table must be TABLE or SCHEMA.TABLE, each a name of 1 to 63 bytes without "
+            f"quotes inside or control characters (e.g. {LAB_TABLE})"
+        )
+    return parts
 
 
 def _parse_times(text: pd.Series) -> pd.Series:
