@@ -272,3 +272,29 @@ def test_redaction_replaces_the_password_in_every_form():
     message = f"bad: {dsn} / p@ss+word / p%40ss%2Bword / p%40ss%2Bword"
     assert redact_dsn(message, dsn) == "bad: *** / *** / *** / ***"
     assert redact_dsn("nothing here", "not a dsn ===") == "nothing here"
+
+
+def test_the_table_is_read_in_batches_from_a_server_side_cursor(lab_dsn):
+    """Bounded memory: after the first batch the server holds the rest (the lab session's
+    last statement is a FETCH of one batch from the named cursor)."""
+    import psycopg
+
+    dsn, _ = lab_dsn
+    batches = LegacyDatabase(dsn).read_rows(("lab_scratch", "CarPark"), batch_rows=5)
+    first = next(batches)
+    assert len(first) == 5 and list(first.columns) == [
+        "Plate",
+        "LocationID",
+        "Entry_DateTime",
+        "Exit_DateTime",
+        "Parking_Charges",
+    ]
+    with psycopg.connect(dsn, autocommit=True) as observer:
+        [query] = observer.execute(
+            "SELECT query FROM pg_stat_activity WHERE application_name = 'carpark import-legacy'"
+        ).fetchone()
+    assert query.startswith('FETCH FORWARD 5 FROM "carpark_legacy_import"')
+    rest = list(batches)
+    assert sum(len(b) for b in rest) == 79 - 5 and max(len(b) for b in rest) == 5
+    assert first.iloc[0].tolist()[2] == "2025-10-08 07:03:11"  # ISO text, as the dump
+    assert all(isinstance(v, str) for v in first.to_numpy().ravel())
