@@ -17,6 +17,7 @@ from carpark_dagster.domain.legacy import (
     TOO_EARLY,
     LegacyFormatError,
     parse_legacy_rows,
+    parse_table_name,
     read_legacy_csv,
 )
 from carpark_dagster_tests.lab_files import lab_sample, shared_samples
@@ -212,3 +213,17 @@ def test_repeats_of_an_earlier_batchs_rows_are_duplicates():
     )
     assert again.sessions.empty
     assert again.rejected["reason"].tolist() == [DUPLICATE]
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("public.CarPark", ("public", "CarPark")),
+        ('public."CarPark"', ("public", "CarPark")),
+        ("CarPark", ("CarPark",)),
+        (' lab . "Car Park" ', ("lab", "Car Park")),
+        ("x" * 63, ("x" * 63,)),
+    ],
+)
+def test_a_table_name_is_split_into_its_identifiers_case_kept(text, parts):
+    assert parse_table_name(text) == parts
