@@ -75,6 +75,8 @@ class LegacyRows:
     sessions: pd.DataFrame  # SESSION_COLUMNS + recorded_charge (Decimal dollars or None)
     rejected: pd.DataFrame  # REJECT_COLUMNS
     rows_read: int
+    duplicates: int = 0  # exact repeats of an earlier row (the lab's re-runs): dropped
+    row_keys: frozenset[str] = frozenset()  # of every row read, for the next batch
 
 
 def read_legacy_csv(source: str | Path | IO[bytes]) -> pd.DataFrame:
@@ -102,12 +104,20 @@ def parse_legacy_rows(
     known_locations: set[str] | None = None,
     now: datetime | None = None,
     earlier_session_ids: frozenset[str] = frozenset(),
+    earlier_row_keys: frozenset[str] = frozenset(),
 ) -> LegacyRows:
     """The sessions of the rows `raw` (LEGACY_COLUMNS, text cells) and the rows refused.
 
+    A row identical to an earlier one (the lab's re-runs inserted every row again) is
+    dropped and counted: nothing of it is lost. A row with an earlier row's plate, location
+    and entry but another exit or charge is refused as DUPLICATE (the first one stands).
     `now`: times later than it plus FUTURE_TOLERANCE are refused (None: not checked).
-    `earlier_session_ids`: sessions of rows read before (a previous batch), whose repeats
-    here are duplicates too."""
+    `earlier_session_ids`, `earlier_row_keys`: the sessions and `row_keys` of rows read
+    before (a previous batch), whose repeats here are duplicates too."""
+    keys = pd.Series([_row_key(r) for r in raw.itertuples(index=False)], index=raw.index)
+    repeat = keys.duplicated() | keys.isin(earlier_row_keys)
+    rows_read, row_keys = len(raw), frozenset(keys)
+    raw, keys = raw[~repeat], keys[~repeat]
     frame = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
     entry = _parse_times(frame["Entry_DateTime"])
     exit_ = _parse_times(frame["Exit_DateTime"])
@@ -161,7 +171,7 @@ def parse_legacy_rows(
     bad = reasons != ""
     rejected = pd.DataFrame(
         {
-            "record_key": [_row_key(r) for r in raw[bad].itertuples(index=False)],
+            "record_key": keys[bad].tolist(),
             "reason": reasons[bad],
             "record": [_storable(r) for r in raw[bad].to_dict(orient="records")],
         },
@@ -171,7 +181,9 @@ def parse_legacy_rows(
     return LegacyRows(
         sessions=kept[[*SESSION_COLUMNS, "recorded_charge"]],
         rejected=rejected.reset_index(drop=True),
-        rows_read=len(raw),
+        rows_read=rows_read,
+        duplicates=int(repeat.sum()),
+        row_keys=row_keys,
     )
 
 

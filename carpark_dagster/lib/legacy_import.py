@@ -7,7 +7,7 @@ PostgreSQL table.
 (also the Dagster job `import_legacy_csv`). Closed rows become sessions, blank exits open
 sessions; charges are recomputed with each location's tariff and the recorded charge is kept
 beside ours (`recorded_charge`, flagged by `charge_corrected`). Rows that cannot be taken go to
-quarantine with a reason; repeats of a row (the lab's re-runs) are collapsed and counted.
+quarantine with a reason; exact repeats of a row (the lab's re-runs) are collapsed and counted.
 Re-importing changes nothing. Both sources go through the same rules (`domain/legacy.py`);
 the table is read in batches, each stored in its own transaction.
 """
@@ -25,7 +25,6 @@ import pandas as pd
 
 from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.legacy import (
-    DUPLICATE,
     LAB_TABLE,
     parse_legacy_rows,
     parse_table_name,
@@ -36,6 +35,8 @@ from carpark_dagster.domain.ticks import TickBatch
 from carpark_dagster.resources.legacy_database import DEFAULT_BATCH_ROWS, LegacyDatabase
 from carpark_dagster.resources.postgres import PostgresResource
 
+Seen = tuple[frozenset[str], frozenset[str]]  # session ids and row keys of a batch
+
 
 @dataclass(frozen=True)
 class ImportSummary:
@@ -44,8 +45,8 @@ class ImportSummary:
     sessions: int
     open_sessions: int
     charges_corrected: int
-    rows_rejected: int  # quarantined for a reason other than being a repeat
-    duplicates: int  # repeats of an earlier row, collapsed (quarantined once)
+    rows_rejected: int  # quarantined, with a reason
+    duplicates: int  # exact repeats of an earlier row, dropped (nothing of them is lost)
     sessions_written: int
     quarantine_written: int
     seconds: float
@@ -59,7 +60,7 @@ class ImportSummary:
             f"  charges corrected  {self.charges_corrected:>8}  (the lab's charge differed from"
             " the tariff's)",
             f"  rows rejected      {self.rows_rejected:>8}  (see carpark.quarantine)",
-            f"  duplicates         {self.duplicates:>8}  (repeats of a row, e.g. the lab's"
+            f"  duplicates         {self.duplicates:>8}  (exact repeats of a row, e.g. the lab's"
             " re-runs: collapsed)",
             f"  written            {self.sessions_written:>8}  sessions,"
             f" {self.quarantine_written} quarantined rows (0 when imported before)",
@@ -120,7 +121,7 @@ def import_legacy_table(
     source = f"legacy:postgres:{database.dbname()}/{name}"
     now = _now(now)
     total = _empty(name)
-    earlier: frozenset[str] = frozenset()
+    earlier: Seen = (frozenset(), frozenset())
     for raw in database.read_rows(parts, batch_rows):
         batch, earlier = _import_rows(raw, postgres, config, source, now, earlier)
         total += batch
@@ -135,12 +136,16 @@ def _import_rows(
     config: CarparkConfig,
     source: str,
     now: datetime,
-    earlier: frozenset[str] = frozenset(),
-) -> tuple[ImportSummary, frozenset[str]]:
-    """Store one batch of the lab's rows; return its counts and its session ids (repeats of
+    earlier: Seen = (frozenset(), frozenset()),
+) -> tuple[ImportSummary, Seen]:
+    """Store one batch of the lab's rows; return its counts and what it has seen (repeats of
     which in the next batch are duplicates: the table is read in order)."""
     rows = parse_legacy_rows(
-        raw, known_locations=set(config.locations), now=now, earlier_session_ids=earlier
+        raw,
+        known_locations=set(config.locations),
+        now=now,
+        earlier_session_ids=earlier[0],
+        earlier_row_keys=earlier[1],
     )
     tariffs = {loc: location.tariff for loc, location in config.locations.items()}
     sessions = price_sessions(rows.sessions, tariffs)
@@ -156,20 +161,19 @@ def _import_rows(
     )
     anomalies = rows.rejected.rename(columns={"record_key": "event_id"})[ANOMALY_COLUMNS]
     counts = postgres.record_tick(TickBatch.of_sessions(sessions, anomalies), source=source)
-    duplicates = int((rows.rejected["reason"] == DUPLICATE).sum())
     summary = ImportSummary(
         file="",
         rows_read=rows.rows_read,
         sessions=len(sessions),
         open_sessions=int((~closed).sum()),
         charges_corrected=int(corrected.sum()),
-        rows_rejected=len(rows.rejected) - duplicates,
-        duplicates=duplicates,
+        rows_rejected=len(rows.rejected),
+        duplicates=rows.duplicates,
         sessions_written=counts.sessions_written,
         quarantine_written=counts.anomalies_quarantined,
         seconds=0.0,
     )
-    return summary, frozenset(sessions["session_id"])
+    return summary, (frozenset(sessions["session_id"]), rows.row_keys)
 
 
 def _empty(file: str) -> ImportSummary:

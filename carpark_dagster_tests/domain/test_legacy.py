@@ -122,7 +122,8 @@ def test_rows_that_cannot_be_taken_come_back_with_reasons():
                 "3,,Park0,2025-10-08 13:00:00,2025-10-08 14:00:00,0.5\n"
                 "4,A5,Mars,2025-10-08 13:00:00,2025-10-08 14:00:00,0.5\n"
                 "5,A6,Park0,2025-10-08 13:00:00,2025-10-08 14:00:00,0.5\n"
-                "6,A6,Park0,2025-10-08 13:00:00,2025-10-08 14:00:00,0.5\n"
+                "6,A6,Park0,2025-10-08 13:00:00,2025-10-08 15:00:00,0.5\n"  # another exit
+                "7,A6,Park0,2025-10-08 13:00:00,2025-10-08 14:00:00,0.5\n"  # the same again
             )
         ),
         known_locations={"Park0"},
@@ -136,6 +137,8 @@ def test_rows_that_cannot_be_taken_come_back_with_reasons():
         "duplicate of an earlier row (same plate, location and entry)",
     ]
     assert rows.sessions["plate"].tolist() == ["A6"]
+    assert rows.sessions["exit_time"].iloc[0].isoformat() == "2025-10-08T06:00:00+00:00"
+    assert (rows.rows_read, rows.duplicates) == (8, 1)
     assert rows.rejected["record"].iloc[0]["Plate"] == "A1"
 
 
@@ -204,15 +207,23 @@ def test_a_nul_in_a_refused_row_is_kept_as_a_replacement_character():
     assert rows.rejected["record"].iloc[0]["Plate"] == "A\ufffdB"
 
 
-def test_repeats_of_an_earlier_batchs_rows_are_duplicates():
-    text = LIMITS_HEADER + "AB,Park0,2025-10-08 13:00:00,,\n"
+def test_exact_repeats_are_counted_and_dropped_also_across_batches():
+    text = LIMITS_HEADER + "AB,Park0,2025-10-08 13:00:00,,\n" + "AB,Park0,2025-10-08 13:00:00,,\n"
     first = parse_legacy_rows(read_legacy_csv(csv(text)))
-    again = parse_legacy_rows(
+    assert (len(first.sessions), first.duplicates, len(first.rejected)) == (1, 1, 0)
+    same = parse_legacy_rows(
         read_legacy_csv(csv(text)),
         earlier_session_ids=frozenset(first.sessions["session_id"]),
+        earlier_row_keys=first.row_keys,
     )
-    assert again.sessions.empty
-    assert again.rejected["reason"].tolist() == [DUPLICATE]
+    assert (len(same.sessions), same.duplicates, len(same.rejected)) == (0, 2, 0)
+    other_exit = parse_legacy_rows(
+        read_legacy_csv(csv(LIMITS_HEADER + "AB,Park0,2025-10-08 13:00:00,2025-10-08 14:00:00,")),
+        earlier_session_ids=frozenset(first.sessions["session_id"]),
+        earlier_row_keys=first.row_keys,
+    )
+    assert other_exit.sessions.empty and other_exit.duplicates == 0
+    assert other_exit.rejected["reason"].tolist() == [DUPLICATE]
 
 
 @pytest.mark.parametrize(

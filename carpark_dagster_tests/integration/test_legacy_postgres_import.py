@@ -15,7 +15,6 @@ from carpark_dagster.domain.config import load_config
 from carpark_dagster.domain.legacy import (
     BAD_ENTRY_TIME,
     CONTROL_CHARACTER,
-    DUPLICATE,
     ENTRY_AFTER_EXIT,
     IN_THE_FUTURE,
     MISSING_PLATE,
@@ -112,9 +111,8 @@ def test_the_labs_table_imports_through_the_csv_rules_and_a_second_time_writes_n
     assert summary.rows_read == 72 + len(IMPOSSIBLE)
     assert (summary.sessions, summary.open_sessions, summary.sessions_written) == (34, 4, 34)
     assert summary.charges_corrected == 30  # the lab's formula was wrong on every closed row
-    assert summary.duplicates == 34  # the re-run's copies of the 34 good rows
-    assert summary.rows_rejected == 4 + len(IMPOSSIBLE)  # 2 entry-after-exit rows, twice
-    assert summary.quarantine_written == 2 + len(IMPOSSIBLE) + 34  # each distinct row once
+    assert summary.duplicates == 36  # the re-run's copies: counted, dropped
+    assert summary.rows_rejected == summary.quarantine_written == 2 + len(IMPOSSIBLE)
     assert [p.rows_read for p in seen] == [*range(7, summary.rows_read, 7), 79]
     assert summary.file == f"{TABLE} in {lab.describe()}"
 
@@ -124,12 +122,12 @@ def test_the_labs_table_imports_through_the_csv_rules_and_a_second_time_writes_n
     assert charges == {r.plate: tariff_cents(r) for r in sample.closed}
     assert recorded == {r.plate: Decimal(r.lab_charge) for r in sample.closed}
     assert entry.isoformat() == "2025-10-07T23:03:11+00:00"  # 07:03:11 Singapore time
-    expected = {DUPLICATE: 34, ENTRY_AFTER_EXIT: 2} | {reason: 1 for _, reason in IMPOSSIBLE}
+    expected = {ENTRY_AFTER_EXIT: 2} | {reason: 1 for _, reason in IMPOSSIBLE}
     assert dict(quarantine) == expected
 
     again = import_legacy_table(lab, postgres, CONFIG, table=TABLE, batch_rows=50)
     assert (again.sessions_written, again.quarantine_written) == (0, 0)
-    assert (again.sessions, again.duplicates, again.rows_rejected) == (34, 34, 11)
+    assert (again.sessions, again.duplicates, again.rows_rejected) == (34, 36, 9)
     assert _stored(postgres) == (sessions, quarantine, charges, recorded, entry)
 
 
@@ -156,8 +154,8 @@ def test_the_command_imports_the_table_with_a_progress_line_and_no_password(
     out, err = capsys.readouterr()
     assert "rows read                79" in out
     assert "still parked 4" in out
-    assert "duplicates               34" in out
-    assert "written                  34  sessions, 43 quarantined rows" in out
+    assert "duplicates               36" in out
+    assert "written                  34  sessions, 9 quarantined rows" in out
     assert err.count("rows read") == 2 and "... 79 rows read, 34 sessions" in err
     assert password not in out + err + caplog.text
 
@@ -239,7 +237,7 @@ def test_the_dagster_job_reads_the_dsn_from_the_environment_never_from_run_confi
     assert (summary["rows_read"], summary["sessions_written"], summary["duplicates"]) == (
         79,
         34,
-        34,
+        36,
     )
     logged = " ".join(e.user_message for e in instance.all_logs(result.run_id))
     assert "79 rows read" in logged and password not in logged

@@ -76,7 +76,7 @@ def test_the_documented_import_command_runs_as_written(
 
     assert main(command[1:]) == 0
     out, err = capsys.readouterr()
-    assert "rows read                16" in out and "duplicates                7" in out
+    assert "rows read                16" in out and "duplicates                8" in out
     assert "sessions                  7  (closed 5, still parked 2)" in out
     assert "guide-pw" not in out + err
 
