@@ -3,6 +3,7 @@
     carpark migrate [--status] [--allow-drop]
     carpark config check [FILE]
     carpark import-legacy FILE [FILE ...]
+    carpark import-legacy --from-postgres [DSN] [--table public.CarPark] [--batch-rows N]
     carpark ingest FILE [FILE ...]
     carpark replay --from TIME --to TIME
     carpark search rebuild [--page-size N]
@@ -28,12 +29,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from carpark_dagster.domain.config import ConfigError, describe_config, load_config
-from carpark_dagster.domain.legacy import LegacyFormatError
+from carpark_dagster.domain.legacy import LAB_TABLE, LegacyFormatError, parse_table_name
 from carpark_dagster.domain.redaction import redact_secrets, secret_values
 from carpark_dagster.domain.windows import WindowError, parse_moment
 from carpark_dagster.lib.dashboards import PRODUCTS, bundle_path
 from carpark_dagster.lib.inbox import REFUSED, FileOutcome, land_file
-from carpark_dagster.lib.legacy_import import import_legacy_file
+from carpark_dagster.lib.legacy_import import import_legacy_file, import_legacy_table
 from carpark_dagster.lib.search_rebuild import (
     REBUILD_PAGE_SIZE,
     RebuildFailed,
@@ -56,13 +57,19 @@ from carpark_dagster.resources.dashboards import (
     DashboardsUsageError,
 )
 from carpark_dagster.resources.engines import EngineError
+from carpark_dagster.resources.legacy_database import (
+    DEFAULT_BATCH_ROWS,
+    LegacyDatabase,
+    LegacyDatabaseUnavailable,
+)
 from carpark_dagster.resources.migrations import DestructiveMigration, MigrationsNotPermitted
 from carpark_dagster.resources.postgres import LockTimeout, PostgresUnavailable, StaleTick
-from carpark_dagster.settings import build_resources
+from carpark_dagster.settings import LAB_POSTGRES_DSN, build_resources, lab_postgres_dsn
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
 
 # What the user can put right (exit 2; also a file that cannot be opened), and what failed on
 # the way (exit 1). Anything else is a bug, reported as such (exit 1).
@@ -75,6 +82,7 @@ BAD_INPUT: tuple[type[Exception], ...] = (
 FAILED: tuple[type[Exception], ...] = (
     DashboardsError,
     PostgresUnavailable,
+    LegacyDatabaseUnavailable,
     EngineError,
     RebuildFailed,
     RetryIncomplete,
@@ -119,11 +127,28 @@ def config_check(args: argparse.Namespace) -> int:
 
 
 def import_legacy(args: argparse.Namespace) -> int:
+    """The lab's CSV files, or (--from-postgres) its PostgreSQL table."""
+    from_postgres = args.from_postgres is not None
+    if from_postgres:
+        # No value: the DSN from the environment (not in the shell's history or `ps`).
+        dsn = args.from_postgres or lab_postgres_dsn()
+        lab = LegacyDatabase(dsn)
+        parse_table_name(args.table)  # a bad name is refused before anything is written
     resources = build_resources(resolve=True)  # the same settings as the pipeline's
     postgres = resources["postgres"]
     config = resources["carpark_config"].load()
     postgres.migrate()
     with postgres.writer_lock("carpark import-legacy"):
+        if from_postgres:
+            summary = import_legacy_table(
+                lab,
+                postgres,
+                config,
+                table=args.table,
+                batch_rows=args.batch_rows,
+                progress=lambda p: print(p.line(), file=sys.stderr, flush=True),
+            )
+            print("\n".join(summary.lines()))
         for path in args.files:
             summary = import_legacy_file(path, postgres, config)
             print("\n".join(summary.lines()))
@@ -266,6 +291,11 @@ def _positive(text: str) -> int:
     return value
 
 
+def _one_source(args: argparse.Namespace) -> None:
+    if (args.from_postgres is not None) == bool(args.files):
+        args.parser.error("give either FILE(s) or --from-postgres, not both or neither")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="carpark",
@@ -311,9 +341,32 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "import-legacy",
         import_legacy,
-        "Import the lab's carpark_system.csv files into PostgreSQL (re-importing changes nothing).",
+        "Import the lab's carpark_system.csv files, or its PostgreSQL table, into PostgreSQL "
+        "(re-importing changes nothing).",
     )
-    i.add_argument("files", nargs="+", type=Path, metavar="FILE", help="carpark_system.csv files")
+    i.add_argument("files", nargs="*", type=Path, metavar="FILE", help="carpark_system.csv files")
+    i.set_defaults(parser=i, check=_one_source)
+    i.add_argument(
+        "--from-postgres",
+        nargs="?",
+        const="",
+        metavar="DSN",
+        help="read the lab's PostgreSQL table instead of files; without DSN, from "
+        f"{LAB_POSTGRES_DSN} (better: keeps the password out of the shell's history; so do "
+        "PGPASSWORD and ~/.pgpass). Read-only, in batches; the password is never shown",
+    )
+    i.add_argument(
+        "--table",
+        default=LAB_TABLE,
+        metavar="[SCHEMA.]TABLE",
+        help=f"the lab's table, case kept (default {LAB_TABLE})",
+    )
+    i.add_argument(
+        "--batch-rows",
+        type=_positive,
+        default=DEFAULT_BATCH_ROWS,
+        help=f"rows read and stored per transaction (default {DEFAULT_BATCH_ROWS})",
+    )
 
     g = command(
         commands,
@@ -406,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "check", None) is not None:
+        args.check(args)  # exits 2 with the usage when the arguments do not go together
     if args.run is None:  # a group without its command: show what there is
         args.parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -12,6 +12,7 @@ import os
 import dagster as dg
 
 from carpark_dagster.domain.alerts import DEFAULT_UI_URL
+from carpark_dagster.domain.config import ConfigError
 from carpark_dagster.resources import (
     CarparkConfigResource,
     CheckLimitsResource,
@@ -61,6 +62,24 @@ def _legacy_alias() -> str | None:
     if not value:
         return LEGACY_ALIAS
     return None if value.strip().lower() == "none" else value
+
+
+LAB_POSTGRES_DSN = "CARPARK_LAB_POSTGRES_DSN"
+LAB_VARIABLE_PREFIX = LAB_POSTGRES_DSN.removesuffix("POSTGRES_DSN")  # CARPARK_LAB_
+
+
+def lab_postgres_dsn(variable: str = LAB_POSTGRES_DSN) -> str:
+    """The lab database's DSN, from `variable` (a name starting CARPARK_LAB_: a job's run
+    config names the variable, never the DSN, and cannot point at another secret)."""
+    if not variable.startswith(LAB_VARIABLE_PREFIX) or not variable.isidentifier():
+        raise ConfigError(
+            f"the lab database's DSN must come from a variable named {LAB_VARIABLE_PREFIX}..."
+            f" (e.g. {LAB_POSTGRES_DSN})"
+        )
+    dsn = os.environ.get(variable, "").strip()
+    if not dsn:
+        raise ConfigError(f"{variable} is not set: it should hold the lab database's DSN")
+    return dsn
 
 
 def _flag(name: str, default: bool) -> bool:

@@ -34,6 +34,8 @@ def test_every_command_has_help(argv, expected, capsys):
     [
         ["frobnicate"],
         ["import-legacy"],  # no file
+        ["import-legacy", "a.csv", "--from-postgres", "host=lab"],  # two sources
+        ["import-legacy", "--from-postgres", "host=lab", "--batch-rows", "0"],
         ["search", "rebuild", "--page-size", "0"],
         ["search", "rebuild", "--page-size", "many"],
         ["migrate", "--allow-drop", "extra"],
@@ -144,3 +146,24 @@ def test_config_check_lists_every_problem_one_per_line_and_exits_2(capsys, tmp_p
     assert main(["config", "check", str(broken)]) == EXIT_USAGE
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"{broken}: not valid TOML")
+
+
+def test_the_lab_dsn_from_the_environment_must_be_set(monkeypatch, capsys):
+    monkeypatch.delenv("CARPARK_LAB_POSTGRES_DSN", raising=False)
+    assert main(["import-legacy", "--from-postgres"]) == EXIT_USAGE
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        "carpark import-legacy: CARPARK_LAB_POSTGRES_DSN is not set: it should hold the lab "
+        "database's DSN"
+    )
+
+
+@pytest.mark.parametrize(
+    "table", ["", "a.b.c", 'public."Car"Park"', "x" * 64, "public.Car\x00Park", "."]
+)
+def test_a_bad_table_name_is_refused_before_anything_connects(table, monkeypatch, capsys):
+    monkeypatch.setenv("CARPARK_POSTGRES_DSN", "postgresql://carpark@127.0.0.1:9/carpark")
+    argv = ["import-legacy", "--from-postgres", "host=127.0.0.1 port=9", "--table", table]
+    assert main(argv) == EXIT_USAGE
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("carpark import-legacy: --table must be TABLE or SCHEMA.TABLE")

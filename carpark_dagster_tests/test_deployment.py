@@ -32,9 +32,14 @@ def test_compose_publishes_ports_on_loopback_only():
     )
 
 
+# Named in the code only so that its value is redacted from messages where it appears; it is
+# Compose's, and run containers must not get it.
+REDACTED_ONLY = {"CARPARK_POSTGRES_PASSWORD"}
+
+
 def test_runs_launched_in_containers_get_every_setting_the_code_reads():
     code = "\n".join(p.read_text() for p in (ROOT / "carpark_dagster").rglob("*.py"))
-    read = set(re.findall(r'"(CARPARK_[A-Z_]+)"', code))
+    read = set(re.findall(r'"(CARPARK_[A-Z_]+)"', code)) - REDACTED_ONLY
     launcher = yaml.safe_load((ROOT / "ops/docker/dagster.yaml").read_text())["run_launcher"]
     assert read <= set(launcher["config"]["env_vars"])
 

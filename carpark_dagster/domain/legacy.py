@@ -4,16 +4,30 @@ Two shapes exist: the notebook's file (UTF-8 with BOM, times `%d/%m/%Y %H:%M:%S`
 Airflow DAG's dump of the table (a leading unnamed index column, times `%Y-%m-%d %H:%M:%S`).
 Times are Singapore local time. A blank exit means the car is still parked.
 
+The lab's PostgreSQL table (`public."CarPark"`) is read into the same text cells (its
+timestamps as `%Y-%m-%d %H:%M:%S[.%f]`, its float charges as their shortest exact text), so
+both paths go through `parse_legacy_rows`.
+
 Charges are recomputed by the caller with the tariff; the recorded charge is kept beside it,
 as the exact decimal written, because the lab's formula was wrong. Rows we cannot take come
-back with a reason, never silently dropped.
+back with a reason, never silently dropped. Reasons are fixed texts, never the bad value (the
+row itself is kept in quarantine, with any NUL shown as U+FFFD, which `jsonb` cannot hold).
+
+Limits (a row outside them is quarantined, the import goes on):
+- no control character (NUL, tab, ... : Unicode category Cc) in any cell, once trimmed;
+- a plate of at most `MAX_PLATE_LENGTH` (16) characters, the plate rule's limit;
+- entry and exit no earlier than `EARLIEST_TIME` (2000-01-01, carpark time: the lab's data
+  starts in 2025; anything older is a corrupt row), and no later than the import's `now`
+  plus `FUTURE_TOLERANCE` (the 15 minutes a tick allows gate clocks).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO
@@ -22,15 +36,34 @@ import numpy as np
 import pandas as pd
 
 from carpark_dagster.domain.events import CARPARK_TIMEZONE
-from carpark_dagster.domain.sessions import CLOSED, OPEN, SESSION_COLUMNS, session_id_for
+from carpark_dagster.domain.plates import MAX_PLATE_LENGTH
+from carpark_dagster.domain.sessions import (
+    CLOSED,
+    FUTURE_TOLERANCE,
+    OPEN,
+    SESSION_COLUMNS,
+    session_id_for,
+)
 
 LEGACY_COLUMNS = ["Plate", "LocationID", "Entry_DateTime", "Exit_DateTime", "Parking_Charges"]
-TIME_FORMATS = ("%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
+TIME_FORMATS = ("%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
 REJECT_COLUMNS = ["record_key", "reason", "record"]
-# Reasons are fixed texts: the row itself is kept in the quarantine's `record`.
+CONTROL_CHARACTERS = "[\x00-\x1f\x7f-\x9f]"  # Unicode category Cc
+CONTROL_PATTERN = re.compile(CONTROL_CHARACTERS)
+EARLIEST_TIME = pd.Timestamp("2000-01-01", tz=CARPARK_TIMEZONE)
+
+# The reasons a row is refused (fixed texts: the row itself is in quarantine).
+CONTROL_CHARACTER = "control character in a cell"
+MISSING_PLATE = "missing plate"
+PLATE_TOO_LONG = f"plate longer than {MAX_PLATE_LENGTH} characters"
+MISSING_LOCATION = "missing location"
 UNKNOWN_LOCATION = "unknown location"
-UNPARSEABLE_ENTRY = "unparseable entry time"
-UNPARSEABLE_EXIT = "unparseable exit time"
+BAD_ENTRY_TIME = "unparseable entry time"
+BAD_EXIT_TIME = "unparseable exit time"
+TOO_EARLY = f"time before {EARLIEST_TIME.date()} (carpark time)"
+IN_THE_FUTURE = "time in the future"
+ENTRY_AFTER_EXIT = "entry after exit"
+DUPLICATE = "duplicate of an earlier row (same plate, location and entry)"
 
 
 class LegacyFormatError(ValueError):
@@ -42,6 +75,8 @@ class LegacyRows:
     sessions: pd.DataFrame  # SESSION_COLUMNS + recorded_charge (Decimal dollars or None)
     rejected: pd.DataFrame  # REJECT_COLUMNS
     rows_read: int
+    duplicates: int = 0  # exact repeats of an earlier row (the lab's re-runs): dropped
+    row_keys: frozenset[str] = frozenset()  # of every row read, for the next batch
 
 
 def read_legacy_csv(source: str | Path | IO[bytes]) -> pd.DataFrame:
@@ -66,7 +101,25 @@ def read_legacy_csv(source: str | Path | IO[bytes]) -> pd.DataFrame:
     return frame[LEGACY_COLUMNS]
 
 
-def parse_legacy_rows(raw: pd.DataFrame, known_locations: set[str] | None = None) -> LegacyRows:
+def parse_legacy_rows(
+    raw: pd.DataFrame,
+    known_locations: set[str] | None = None,
+    now: datetime | None = None,
+    earlier_session_ids: frozenset[str] = frozenset(),
+    earlier_row_keys: frozenset[str] = frozenset(),
+) -> LegacyRows:
+    """The sessions of the rows `raw` (LEGACY_COLUMNS, text cells) and the rows refused.
+
+    A row identical to an earlier one (the lab's re-runs inserted every row again) is
+    dropped and counted: nothing of it is lost. A row with an earlier row's plate, location
+    and entry but another exit or charge is refused as DUPLICATE (the first one stands).
+    `now`: times later than it plus FUTURE_TOLERANCE are refused (None: not checked).
+    `earlier_session_ids`, `earlier_row_keys`: the sessions and `row_keys` of rows read
+    before (a previous batch), whose repeats here are duplicates too."""
+    keys = pd.Series([_row_key(r) for r in raw.itertuples(index=False)], index=raw.index)
+    repeat = keys.duplicated() | keys.isin(earlier_row_keys)
+    rows_read, row_keys = len(raw), frozenset(keys)
+    raw, keys = raw[~repeat], keys[~repeat]
     frame = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
     entry = _parse_times(frame["Entry_DateTime"])
     exit_ = _parse_times(frame["Exit_DateTime"])
@@ -79,16 +132,19 @@ def parse_legacy_rows(raw: pd.DataFrame, known_locations: set[str] | None = None
         if todo.any():
             reasons[todo] = reason
 
-    reject(frame["Plate"] == "", "missing plate")
-    reject(frame["LocationID"] == "", "missing location")
+    reject(_has_control_character(frame), CONTROL_CHARACTER)
+    reject(frame["Plate"] == "", MISSING_PLATE)
+    reject(frame["Plate"].str.len() > MAX_PLATE_LENGTH, PLATE_TOO_LONG)
+    reject(frame["LocationID"] == "", MISSING_LOCATION)
     if known_locations is not None:
-        reject(
-            ~frame["LocationID"].isin(known_locations),
-            UNKNOWN_LOCATION,
-        )
-    reject(entry.isna(), UNPARSEABLE_ENTRY)
-    reject(exit_.isna() & ~blank_exit, UNPARSEABLE_EXIT)
-    reject(exit_ < entry, "entry after exit")
+        reject(~frame["LocationID"].isin(known_locations), UNKNOWN_LOCATION)
+    reject(entry.isna(), BAD_ENTRY_TIME)
+    reject(exit_.isna() & ~blank_exit, BAD_EXIT_TIME)
+    reject((entry < EARLIEST_TIME) | (exit_ < EARLIEST_TIME), TOO_EARLY)
+    if now is not None:
+        latest = pd.Timestamp(now).tz_convert("UTC") + FUTURE_TOLERANCE
+        reject((entry > latest) | (exit_ > latest), IN_THE_FUTURE)
+    reject(exit_ < entry, ENTRY_AFTER_EXIT)
 
     entry_ids = [
         _entry_event_id(loc, plate, t)
@@ -111,15 +167,17 @@ def parse_legacy_rows(raw: pd.DataFrame, known_locations: set[str] | None = None
             "recorded_charge": frame["Parking_Charges"].map(_dollars),
         }
     )
-    duplicate = sessions["session_id"].duplicated() & (reasons == "")
-    reasons[duplicate] = "duplicate of an earlier row (same plate, location and entry)"
+    duplicate = (
+        sessions["session_id"].duplicated() | sessions["session_id"].isin(earlier_session_ids)
+    ) & (reasons == "")
+    reasons[duplicate] = DUPLICATE
 
     bad = reasons != ""
     rejected = pd.DataFrame(
         {
-            "record_key": [_row_key(r) for r in raw[bad].itertuples(index=False)],
+            "record_key": keys[bad].tolist(),
             "reason": reasons[bad],
-            "record": raw[bad].to_dict(orient="records"),
+            "record": [_storable(r) for r in raw[bad].to_dict(orient="records")],
         },
         columns=REJECT_COLUMNS,
     )
@@ -127,8 +185,45 @@ def parse_legacy_rows(raw: pd.DataFrame, known_locations: set[str] | None = None
     return LegacyRows(
         sessions=kept[[*SESSION_COLUMNS, "recorded_charge"]],
         rejected=rejected.reset_index(drop=True),
-        rows_read=len(raw),
+        rows_read=rows_read,
+        duplicates=int(repeat.sum()),
+        row_keys=row_keys,
     )
+
+
+def _has_control_character(frame: pd.DataFrame) -> pd.Series:
+    found = pd.Series(False, index=frame.index)
+    for column in LEGACY_COLUMNS:
+        found |= frame[column].str.contains(CONTROL_CHARACTERS, regex=True)
+    return found
+
+
+def _storable(record: dict) -> dict:
+    """A refused row as quarantine can hold it: `jsonb` has no NUL, so it becomes U+FFFD."""
+    return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in record.items()}
+
+
+MAX_IDENTIFIER_LENGTH = 63  # PostgreSQL's NAMEDATALEN - 1 (bytes)
+LAB_TABLE = "public.CarPark"
+
+
+def parse_table_name(text: str) -> tuple[str, ...]:
+    """`table` or `schema.table` (either part may be double-quoted, as in SQL) as its parts,
+    case kept: `public.CarPark` -> `("public", "CarPark")`. The parts are quoted as
+    identifiers when used, never pasted into SQL."""
+    parts = tuple(part.strip() for part in text.split("."))
+    parts = tuple(
+        p[1:-1] if len(p) >= 2 and p.startswith('"') and p.endswith('"') else p for p in parts
+    )
+    if not 1 <= len(parts) <= 2 or any(
+        not p or len(p.encode()) > MAX_IDENTIFIER_LENGTH or '"' in p or CONTROL_PATTERN.search(p)
+        for p in parts
+    ):
+        raise LegacyFormatError(
+            "--table must be TABLE or SCHEMA.TABLE, each a name of 1 to 63 bytes without "
+            f"quotes inside or control characters (e.g. {LAB_TABLE})"
+        )
+    return parts
 
 
 def _parse_times(text: pd.Series) -> pd.Series:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from carpark_dagster.resources.engines import redact
+from carpark_dagster.domain.redaction import redact_url
 
 Product = Literal["kibana", "opensearch-dashboards"]
 IMPORT_PATH = "/api/saved_objects/_import?overwrite=true"
@@ -61,7 +61,7 @@ class DashboardsServer:
 
     @property
     def shown_url(self) -> str:
-        return redact(self.url)
+        return redact_url(self.url)
 
     def detect_product(self) -> Product:
         """Kibana or OpenSearch Dashboards, from the name header of its status answer."""

@@ -119,3 +119,37 @@ def test_the_dagster_job_imports_too(postgres, tmp_path):
         6,
         1,
     )
+
+
+def test_rows_beyond_the_limits_are_quarantined_and_the_import_goes_on(postgres, tmp_path):
+    """A NUL once failed the whole import (PostgreSQL stores no NUL, in text or jsonb); an
+    exit decades ahead made every tick probe the exit log for each of its days."""
+    path = tmp_path / "carpark_system.csv"
+    path.write_bytes(
+        b"Plate,LocationID,Entry_DateTime,Exit_DateTime,Parking_Charges\n"
+        b"SBS1\x00X,Park0,2025-10-08 13:00:00,2025-10-08 14:00:00,0.3\n"
+        b"SBS2\x1b[2J,Park0,2025-10-08 13:00:00,,\n"
+        + b"P"
+        * 17
+        + b",Park1,2025-10-08 13:00:00,2025-10-08 14:00:00,0.3\n"
+        b"SBS4,Park2,1999-12-31 23:59:59,2025-10-08 14:00:00,0.3\n"
+        b"SBS5,Park3,2025-10-08 13:00:00,2071-10-08 14:00:00,0.3\n"
+        b"SBS6,Park4,2025-10-08 13:00:00,2025-10-08 14:00:00,0.3\n"
+    )
+    summary = import_legacy_file(path, postgres, CONFIG)
+    assert (summary.rows_read, summary.rows_rejected, summary.sessions_written) == (6, 5, 1)
+    with postgres.connect() as conn:
+        quarantined = conn.execute(
+            "SELECT reason, record->>'Plate' FROM carpark.quarantine ORDER BY reason, 2"
+        ).fetchall()
+        plates = conn.execute("SELECT plate FROM carpark.parking_sessions").fetchall()
+    assert quarantined == [
+        ("control character in a cell", "SBS1\ufffdX"),
+        ("control character in a cell", "SBS2\x1b[2J"),
+        ("plate longer than 16 characters", "P" * 17),
+        ("time before 2000-01-01 (carpark time)", "SBS4"),
+        ("time in the future", "SBS5"),
+    ]
+    assert plates == [("SBS6",)]
+    again = import_legacy_file(path, postgres, CONFIG)
+    assert (again.sessions_written, again.quarantine_written) == (0, 0)
