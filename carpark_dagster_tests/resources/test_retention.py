@@ -17,6 +17,7 @@ def test_the_defaults_and_what_the_environment_changes():
         "landed_events": 400,
         "quarantine": 400,
         "location_earnings": 90,
+        "earnings_reports": 90,
         "run_failures": 90,
         "session_exits": 7,
         "dagster_runs": 90,
