@@ -6,6 +6,7 @@
     carpark replay --from TIME --to TIME
     carpark search rebuild [--page-size N]
     carpark search retry [--batch-size N]
+    carpark report [--period today|24h|7d] [--format table|csv|json]
 
 Settings come from the environment, as for the pipeline (`settings.py`, `.env.example`).
 Exit codes: 0 done; 1 the operation failed (a service unreachable, a refused migration, a
@@ -17,18 +18,35 @@ Errors are one line on stderr; `carpark --debug …` adds the traceback.
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import logging
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from carpark_dagster.domain.config import ConfigError
 from carpark_dagster.domain.legacy import LegacyFormatError
+from carpark_dagster.domain.reporting import (
+    LOCATION_COLUMNS,
+    ReportError,
+    period_named,
+    report_document,
+    report_records,
+    report_table,
+)
 from carpark_dagster.domain.windows import WindowError, parse_moment
 from carpark_dagster.lib.inbox import REFUSED, FileOutcome, land_file
 from carpark_dagster.lib.legacy_import import import_legacy_file
+from carpark_dagster.lib.reporting import (
+    EarningsDiffer,
+    ReportUnavailable,
+    compute_report,
+    require_migrated,
+)
 from carpark_dagster.lib.search_rebuild import (
     REBUILD_PAGE_SIZE,
     RebuildFailed,
@@ -56,7 +74,12 @@ EXIT_USAGE = 2
 
 # What the user can put right (exit 2; also a file that cannot be opened), and what failed on
 # the way (exit 1). Anything else is a bug, reported as such (exit 1).
-BAD_INPUT: tuple[type[Exception], ...] = (LegacyFormatError, ConfigError, WindowError)
+BAD_INPUT: tuple[type[Exception], ...] = (
+    LegacyFormatError,
+    ConfigError,
+    WindowError,
+    ReportError,
+)
 FAILED: tuple[type[Exception], ...] = (
     PostgresUnavailable,
     EngineError,
@@ -65,6 +88,8 @@ FAILED: tuple[type[Exception], ...] = (
     LockTimeout,
     DestructiveMigration,
     StaleTick,
+    EarningsDiffer,
+    ReportUnavailable,
 )
 
 log = logging.getLogger("carpark")
@@ -172,6 +197,38 @@ def search_retry(args: argparse.Namespace) -> int:
         raise RetryIncomplete(
             f"the search engine still refuses {len(outcome.still_refused)} sessions (first: "
             f"{first.session_id}, {first.reason}); fix them in PostgreSQL and retry"
+        )
+    return EXIT_OK
+
+
+# How long `carpark report` waits for a search sync or rebuild in progress, seconds.
+REPORT_LOCK_WAIT_S = 60
+
+
+def report(args: argparse.Namespace) -> int:
+    """The earnings report of one period from the current data (the same figures as
+    location_earnings); exit 1 when the search index and PostgreSQL disagree."""
+    period_named(args.period, datetime.now(UTC))  # a bad name: exit 2 before any connection
+    _quiet_search_clients()
+    resources = build_resources(resolve=True)
+    postgres, search = resources["postgres"], resources["search"]
+    require_migrated(postgres)
+    with search.session_index() as index:
+        checked = compute_report(postgres, index, [args.period], lock_wait_s=REPORT_LOCK_WAIT_S)
+    earnings = checked.report
+    period = earnings.periods[0]
+    if args.format == "json":
+        print(json.dumps(report_document(earnings, period), indent=2))
+    elif args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=["period", *LOCATION_COLUMNS])
+        writer.writeheader()
+        writer.writerows(report_records(earnings, period))
+    else:
+        print(report_table(earnings, period))
+    if checked.differences:
+        raise EarningsDiffer(
+            f"the search index differs from PostgreSQL ({len(checked.differences)} figures, "
+            f"first: {checked.differences[0]}); see docs/reporting.md"
         )
     return EXIT_OK
 
@@ -289,6 +346,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=RETRY_BATCH_SIZE,
         help=f"dead letters sent per request (default {RETRY_BATCH_SIZE})",
     )
+    e = command(
+        commands,
+        "report",
+        report,
+        "The earnings report from the current data: per location the top 5 by average "
+        "charge, earnings, closed sessions, average and median stay, occupancy; totals and "
+        "earnings by hour (docs/reporting.md).",
+    )
+    e.add_argument(
+        "--period",
+        default="today",
+        help="today (since midnight, carpark time), 24h, 7d, or any <N>h / <N>d (default today)",
+    )
+    e.add_argument("--format", choices=["table", "csv", "json"], default="table")
     parser.set_defaults(run=None, command=None, parser=parser)
     return parser
 

@@ -267,3 +267,85 @@ def location_rows(report: PeriodReport, include_totals: bool = True) -> list[dic
         }
         for r in rows
     ]
+
+
+# ------------------------------------------------------------ for the terminal (`carpark report`)
+
+_TABLE_HEADINGS = (
+    ("rank", "top 5"),
+    ("location_id", "location"),
+    ("sessions", "sessions"),
+    ("earnings", "earnings"),
+    ("average_charge", "avg charge"),
+    ("average_stay", "avg stay"),
+    ("median_stay", "median stay"),
+    ("occupancy", "occupied now"),
+)
+
+
+def _shown(f: LocationFigures, totals: bool) -> dict[str, str]:
+    return {
+        "rank": str(f.rank or ""),
+        "location_id": "all locations" if totals else f.location_id,
+        "sessions": f"{f.sessions:,}",
+        "earnings": dollars(f.total_charge_cents),
+        "average_charge": dollars(f.average_charge_cents),
+        "average_stay": stay(f.average_stay_seconds),
+        "median_stay": stay(f.median_stay_seconds),
+        "occupancy": occupancy_text(f.occupied, f.capacity),
+    }
+
+
+def report_table(report: EarningsReport, period: PeriodReport) -> str:
+    """A fixed-width table of the period: top 5 first (by rank), then the other locations,
+    then all locations; a heading line with the period and the data's time."""
+    ordered = [*period.top, *(f for f in period.locations if f.rank is None)]
+    rows = [_shown(f, False) for f in ordered] + [_shown(period.totals, True)]
+    widths = {key: max(len(title), *(len(r[key]) for r in rows)) for key, title in _TABLE_HEADINGS}
+    start = period.period.start.astimezone(CARPARK_TZ)
+    as_of = report.as_of.astimezone(CARPARK_TZ)
+    lines = [
+        f"earnings {period.period.name}: exits from {start:%Y-%m-%d %H:%M} to "
+        f"{as_of:%Y-%m-%d %H:%M} carpark time (computed {report.computed_at:%Y-%m-%d %H:%M:%S} "
+        "UTC)",
+        "  ".join(
+            title.ljust(widths[key]) if key == "location_id" else title.rjust(widths[key])
+            for key, title in _TABLE_HEADINGS
+        ),
+    ]
+    for row in rows:
+        lines.append(
+            "  ".join(
+                row[key].ljust(widths[key]) if key == "location_id" else row[key].rjust(widths[key])
+                for key, _ in _TABLE_HEADINGS
+            )
+        )
+    hourly = ", ".join(
+        f"{hour:02d}h {dollars(cents)}" for hour, cents in enumerate(period.hourly_cents) if cents
+    )
+    lines.append(f"earnings by hour (exit, carpark time): {hourly or 'none'}")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def report_records(report: EarningsReport, period: PeriodReport) -> list[dict]:
+    """One record per location and one for all locations (`*`), numbers exact: cents and
+    seconds as integers, the average charge in cents as a decimal string."""
+    return [{"period": period.period.name, **row} for row in location_rows(period)]
+
+
+def report_document(report: EarningsReport, period: PeriodReport) -> dict:
+    """The period as one JSON-ready document."""
+    return {
+        "period": period.period.name,
+        "start": period.period.start.isoformat(),
+        "end": period.period.end.isoformat(),
+        "as_of": report.as_of.isoformat(),
+        "computed_at": report.computed_at.isoformat(),
+        "watermark": report.watermark,
+        "top_5": [f.location_id for f in period.top],
+        "locations": location_rows(period, include_totals=False),
+        "totals": location_rows(
+            PeriodReport(period.period, (), period.totals, period.hourly_cents)
+        )[0],
+        "hourly_charge_cents": list(period.hourly_cents),
+    }

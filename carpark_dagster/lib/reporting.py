@@ -24,6 +24,21 @@ from carpark_dagster.domain.sessions import format_watermark
 from carpark_dagster.lib.search_sync import SYNC_CONSUMER
 
 
+class EarningsDiffer(RuntimeError):
+    """The report from the search engine differs from PostgreSQL's recomputation."""
+
+
+class ReportUnavailable(RuntimeError):
+    """The database is not ready for the report (migrations pending)."""
+
+
+def require_migrated(postgres) -> None:
+    if any(not status.applied for status in postgres.migration_status()):
+        raise ReportUnavailable(
+            "the database has migrations pending (no tick has run yet?); run `carpark migrate`"
+        )
+
+
 @dataclass(frozen=True)
 class CheckedReport:
     report: EarningsReport
@@ -42,13 +57,19 @@ def compute_report(
     index,
     periods: Sequence[str] = DEFAULT_PERIODS,
     now: datetime | None = None,
+    lock_wait_s: float | None = None,
 ) -> CheckedReport:
     """The report for `periods` (the first is the dashboard's headline), checked against
     PostgreSQL."""
     computed_at = now or datetime.now(UTC)
     as_of = data_time(postgres, computed_at)
     wanted = periods_named(list(periods), as_of)
-    with postgres.search_sync_lock():
+    lock = (
+        postgres.search_sync_lock()
+        if lock_wait_s is None
+        else postgres.search_sync_lock(lock_wait_s)
+    )
+    with lock:
         mark = postgres.watermark(SYNC_CONSUMER)
         index.refresh()
         reports, differences = [], []

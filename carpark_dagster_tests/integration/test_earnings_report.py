@@ -1,12 +1,16 @@
 """The earnings report end to end: a tick, the report from the search engine checked against
 PostgreSQL, every figure kept, the dashboard page written; against the real services."""
 
+import csv
+import io
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import dagster as dg
 import pytest
 
+from carpark_dagster import cli
 from carpark_dagster.defs.tick import assets, dashboard
 from carpark_dagster.domain.reporting import ALL_LOCATIONS
 from carpark_dagster.lib.reporting import compute_report
@@ -149,3 +153,42 @@ def test_the_check_fails_when_the_index_lacks_a_session(postgres, search, tmp_pa
         checked = compute_report(postgres, index, now=datetime.now(UTC))
     assert f"today: {location}" in checked.differences
     assert any(d.startswith("today: hour ") for d in checked.differences)
+
+
+@pytest.mark.services
+def test_carpark_report_prints_the_same_figures(postgres, search, tmp_path, monkeypatch, capsys):
+    result = run_with_dashboard(postgres, search, tmp_path)
+    assert result.success
+    report = result.output_for_node("location_earnings")
+    monkeypatch.setenv("CARPARK_POSTGRES_DSN", postgres.dsn)
+    monkeypatch.setenv("CARPARK_ES_URL", search.url)
+    monkeypatch.setenv("CARPARK_ES_ALIAS", search.alias)
+    monkeypatch.setenv("CARPARK_ES_LEGACY_ALIAS", "none")
+    today = report.period("today")
+
+    assert cli.main(["report", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["top_5"] == [f.location_id for f in today.top]
+    assert document["totals"]["total_charge_cents"] == today.totals.total_charge_cents
+    assert document["hourly_charge_cents"] == list(today.hourly_cents)
+    assert {r["location_id"]: r["total_charge_cents"] for r in document["locations"]} == {
+        f.location_id: f.total_charge_cents for f in today.locations
+    }
+
+    assert cli.main(["report", "--period", "7d", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["location_id"] for r in rows][-1] == ALL_LOCATIONS
+    assert int(rows[-1]["total_charge_cents"]) == today.totals.total_charge_cents
+
+    assert cli.main(["report"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("earnings today: exits from 2026-11-27 00:00 to 2026-11-27 10:00")
+    # The top 5 first, in rank order, then the rest, then all locations.
+    shown = [line.split()[1] for line in table[2:7]]
+    assert shown == [f.location_id for f in today.top]
+    assert table[-2].split()[:2] == ["all", "locations"]
+
+    monkeypatch.setenv("CARPARK_ES_URL", "http://127.0.0.1:9")
+    assert cli.main(["report"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("carpark report: ") and "\n" not in error and "Traceback" not in error
