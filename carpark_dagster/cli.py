@@ -208,7 +208,6 @@ REPORT_LOCK_WAIT_S = 60
 def report(args: argparse.Namespace) -> int:
     """The earnings report of one period from the current data (the same figures as
     location_earnings); exit 1 when the search index and PostgreSQL disagree."""
-    period_named(args.period, datetime.now(UTC))  # a bad name: exit 2 before any connection
     _quiet_search_clients()
     resources = build_resources(resolve=True)
     postgres, search = resources["postgres"], resources["search"]
@@ -251,6 +250,14 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _period(text: str) -> str:
+    try:
+        period_named(text, datetime.now(UTC))
+    except ReportError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -357,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--period",
         default="today",
+        type=_period,
         help="today (since midnight, carpark time), 24h, 7d, or any <N>h / <N>d (default today)",
     )
     e.add_argument("--format", choices=["table", "csv", "json"], default="table")

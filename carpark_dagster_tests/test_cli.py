@@ -17,6 +17,7 @@ from carpark_dagster.cli import EXIT_FAILED, EXIT_USAGE, main
         (["import-legacy", "--help"], ["FILE"]),
         (["search", "--help"], ["rebuild"]),
         (["search", "rebuild", "--help"], ["--page-size"]),
+        (["report", "--help"], ["--period", "--format", "table,csv,json"]),
     ],
 )
 def test_every_command_has_help(argv, expected, capsys):
@@ -36,6 +37,8 @@ def test_every_command_has_help(argv, expected, capsys):
         ["search", "rebuild", "--page-size", "0"],
         ["search", "rebuild", "--page-size", "many"],
         ["migrate", "--allow-drop", "extra"],
+        ["report", "--format", "xml"],
+        ["report", "--period", "3w"],
     ],
 )
 def test_bad_usage_exits_2_with_a_message(argv, capsys):
