@@ -99,6 +99,16 @@ def average_charge_chart(report: PeriodReport) -> str:
     return bar_chart_svg(bars, f"Top {len(bars)} average charge by location ({report.period.name})")
 
 
+def average_charge_by_location_chart(report: PeriodReport) -> str:
+    """Every location with a session, highest average charge first."""
+    ranked = sorted(
+        (f for f in report.locations if f.sessions),
+        key=lambda f: (-(f.average_charge_cents or 0), f.location_id),
+    )
+    bars = [(f.location_id, f.average_charge_cents or 0) for f in ranked]
+    return bar_chart_svg(bars, f"Average charge by location ({report.period.name})")
+
+
 def is_stale(as_of: datetime, now: datetime) -> bool:
     return now - as_of > STALE_AFTER
 

@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from carpark_dagster.domain.dashboard import (
+    average_charge_by_location_chart,
     average_charge_chart,
     bar_chart_svg,
     dashboard_html,
@@ -34,6 +35,8 @@ def test_the_bar_chart_has_one_bar_per_location_with_its_value():
     assert ">$1.50<" in svg and ">$0.60<" in svg
     assert svg_data_uri(svg).startswith("data:image/svg+xml;base64,")
     assert "no sessions" in bar_chart_svg([], "empty")
+    every = average_charge_by_location_chart(_report().periods[0])
+    assert every.count("<rect") == 2 and every.index(">P1<") < every.index(">P2<")
 
 
 def test_text_from_the_data_is_escaped():

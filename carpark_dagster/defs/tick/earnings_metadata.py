@@ -7,7 +7,11 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from carpark_dagster.domain.dashboard import average_charge_chart, svg_data_uri
+from carpark_dagster.domain.dashboard import (
+    average_charge_by_location_chart,
+    average_charge_chart,
+    svg_data_uri,
+)
 from carpark_dagster.domain.reporting import EarningsReport, location_rows
 
 RANKING_SCHEMA = dg.TableSchema(
@@ -76,6 +80,10 @@ def earnings_metadata(report: EarningsReport, ranking: pd.DataFrame, rows_kept: 
         "rows_kept": rows_kept,
         f"top_5_chart_{headline.period.name}": dg.MetadataValue.md(
             f"![Top 5 average charge by location]({svg_data_uri(average_charge_chart(headline))})"
+        ),
+        f"average_charge_chart_{headline.period.name}": dg.MetadataValue.md(
+            "![Average charge by location]("
+            f"{svg_data_uri(average_charge_by_location_chart(headline))})"
         ),
     }
     for p in report.periods:
