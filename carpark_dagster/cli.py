@@ -9,6 +9,7 @@
     carpark search rebuild [--page-size N]
     carpark search retry [--batch-size N]
     carpark dashboards import --url URL [--user USER] [--product PRODUCT]
+    carpark report [--period today|24h|7d] [--format table|csv|json]
 
 Settings come from the environment, as for the pipeline (`settings.py`, `.env.example`).
 Exit codes: 0 done; 1 the operation failed (a service unreachable, a refused migration, a
@@ -20,21 +21,38 @@ Errors are one line on stderr; `carpark --debug …` adds the traceback.
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import logging
 import os
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from carpark_dagster.domain.config import ConfigError, describe_config, load_config
 from carpark_dagster.domain.legacy import LAB_TABLE, LegacyFormatError, parse_table_name
 from carpark_dagster.domain.redaction import redact_secrets, secret_values
+from carpark_dagster.domain.reporting import (
+    LOCATION_COLUMNS,
+    ReportError,
+    period_named,
+    report_document,
+    report_records,
+    report_table,
+)
 from carpark_dagster.domain.windows import WindowError, parse_moment
 from carpark_dagster.lib.dashboards import PRODUCTS, bundle_path
 from carpark_dagster.lib.inbox import REFUSED, FileOutcome, land_file
 from carpark_dagster.lib.legacy_import import import_legacy_file, import_legacy_table
+from carpark_dagster.lib.reporting import (
+    EarningsDiffer,
+    ReportUnavailable,
+    compute_report,
+    require_migrated,
+)
 from carpark_dagster.lib.search_rebuild import (
     REBUILD_PAGE_SIZE,
     RebuildFailed,
@@ -78,6 +96,7 @@ BAD_INPUT: tuple[type[Exception], ...] = (
     ConfigError,
     WindowError,
     DashboardsUsageError,
+    ReportError,
 )
 FAILED: tuple[type[Exception], ...] = (
     DashboardsError,
@@ -90,6 +109,8 @@ FAILED: tuple[type[Exception], ...] = (
     DestructiveMigration,
     MigrationsNotPermitted,
     StaleTick,
+    EarningsDiffer,
+    ReportUnavailable,
 )
 
 log = logging.getLogger("carpark")
@@ -256,6 +277,37 @@ def dashboards_import(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+# How long `carpark report` waits for a search sync or rebuild in progress, seconds.
+REPORT_LOCK_WAIT_S = 60
+
+
+def report(args: argparse.Namespace) -> int:
+    """The earnings report of one period from the current data (the same figures as
+    location_earnings); exit 1 when the search index and PostgreSQL disagree."""
+    _quiet_search_clients()
+    resources = build_resources(resolve=True)
+    postgres, search = resources["postgres"], resources["search"]
+    require_migrated(postgres)
+    with search.session_index() as index:
+        checked = compute_report(postgres, index, [args.period], lock_wait_s=REPORT_LOCK_WAIT_S)
+    earnings = checked.report
+    period = earnings.periods[0]
+    if args.format == "json":
+        print(json.dumps(report_document(earnings, period), indent=2))
+    elif args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=["period", *LOCATION_COLUMNS])
+        writer.writeheader()
+        writer.writerows(report_records(earnings, period))
+    else:
+        print(report_table(earnings, period))
+    if checked.differences:
+        raise EarningsDiffer(
+            f"the search index differs from PostgreSQL ({len(checked.differences)} figures, "
+            f"first: {checked.differences[0]}); see docs/reporting.md"
+        )
+    return EXIT_OK
+
+
 def _quiet_search_clients() -> None:
     # The clients log every request, and the 404s we expect (no alias yet) as warnings; what
     # goes wrong reaches us as an EngineError anyway.
@@ -294,6 +346,14 @@ def _positive(text: str) -> int:
 def _one_source(args: argparse.Namespace) -> None:
     if (args.from_postgres is not None) == bool(args.files):
         args.parser.error("give either FILE(s) or --from-postgres, not both or neither")
+
+
+def _period(text: str) -> str:
+    try:
+        period_named(text, datetime.now(UTC))
+    except ReportError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -453,6 +513,21 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="which product runs at --url (default auto: ask it)",
     )
+    e = command(
+        commands,
+        "report",
+        report,
+        "The earnings report from the current data: per location the top 5 by average "
+        "charge, earnings, closed sessions, average and median stay, occupancy; totals and "
+        "earnings by hour (docs/reporting.md).",
+    )
+    e.add_argument(
+        "--period",
+        default="today",
+        type=_period,
+        help="today (since midnight, carpark time), 24h, 7d, or any <N>h / <N>d (default today)",
+    )
+    e.add_argument("--format", choices=["table", "csv", "json"], default="table")
     parser.set_defaults(run=None, command=None, parser=parser)
     return parser
 

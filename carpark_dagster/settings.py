@@ -24,6 +24,7 @@ from carpark_dagster.resources import (
     TickClockResource,
 )
 from carpark_dagster.resources.alerts import AlertWebhookResource
+from carpark_dagster.resources.reports import ReportsResource
 from carpark_dagster.resources.retention import RetentionResource
 from carpark_dagster.resources.search import LEGACY_ALIAS, SESSIONS_ALIAS
 
@@ -127,6 +128,11 @@ def build_resources(
             refresh_interval=env.text("CARPARK_ES_REFRESH_INTERVAL", "5s"),
         ),
         "io_manager": RunPickleIOManager(),
+        "reports": ReportsResource(
+            # Not secret: plain values.
+            directory=os.environ.get("CARPARK_REPORTS_DIR") or ReportsResource().directory,
+            keep_days=env.int("CARPARK_REPORTS_KEEP_DAYS", ReportsResource().keep_days),
+        ),
         "tick_clock": TickClockResource(
             start=env.text("CARPARK_START"),
             max_windows_per_run=env.int(

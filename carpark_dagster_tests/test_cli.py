@@ -18,6 +18,7 @@ from carpark_dagster.cli import EXIT_FAILED, EXIT_USAGE, main
         (["search", "--help"], ["rebuild"]),
         (["search", "rebuild", "--help"], ["--page-size"]),
         (["config", "check", "--help"], ["FILE"]),
+        (["report", "--help"], ["--period", "--format", "table,csv,json"]),
     ],
 )
 def test_every_command_has_help(argv, expected, capsys):
@@ -39,6 +40,8 @@ def test_every_command_has_help(argv, expected, capsys):
         ["search", "rebuild", "--page-size", "0"],
         ["search", "rebuild", "--page-size", "many"],
         ["migrate", "--allow-drop", "extra"],
+        ["report", "--format", "xml"],
+        ["report", "--period", "3w"],
     ],
 )
 def test_bad_usage_exits_2_with_a_message(argv, capsys):

@@ -33,6 +33,7 @@ from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.earnings import LocationTotals
 from carpark_dagster.domain.ledger import StateQuery
 from carpark_dagster.domain.redaction import redact_secrets, secret_values
+from carpark_dagster.domain.reporting import EarningsReport, MoneyFigures, Period, StayFigures
 from carpark_dagster.domain.sessions import (
     EPOCH_WATERMARK,
     PENDING_COLUMNS,
@@ -271,6 +272,55 @@ VALUES (%s, %s, %s, %s, %s, %s)
 """
 # Maintained by triggers on parking_sessions (migration 0005): a handful of rows, whatever
 # the size of the history.
+# The earnings report (docs/reporting.md). Closed sessions whose exit lies in the period, up to
+# the search sync watermark (what the index holds), less the search dead letters: found by the
+# partial index on exit_time (0012), so the cost follows the period, not the history. One
+# statement gives the money per location, and the stays per location and over all (the row
+# with a NULL location, from the grouping set ()).
+SELECT_PERIOD_FIGURES = """
+SELECT s.location_id,
+       count(*),
+       coalesce(sum(s.charge_cents), 0),
+       round(avg(s.duration_seconds))::bigint,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_seconds))::bigint
+FROM carpark.parking_sessions AS s
+WHERE s.status = 'closed'
+  AND s.exit_time >= %(start)s AND s.exit_time < %(end)s
+  AND (s.updated_at, s.session_id) <= (%(updated_at)s, %(session_id)s)
+  AND NOT EXISTS (SELECT 1 FROM carpark.search_dead_letters AS d
+                  WHERE d.session_id = s.session_id)
+GROUP BY GROUPING SETS ((s.location_id), ())
+ORDER BY s.location_id NULLS LAST
+"""
+# The same sessions' charges by hour of day in carpark time (exit time).
+SELECT_PERIOD_HOURLY = """
+SELECT extract(hour FROM s.exit_time AT TIME ZONE 'Asia/Singapore')::int AS hour,
+       sum(s.charge_cents)
+FROM carpark.parking_sessions AS s
+WHERE s.status = 'closed'
+  AND s.exit_time >= %(start)s AND s.exit_time < %(end)s
+  AND (s.updated_at, s.session_id) <= (%(updated_at)s, %(session_id)s)
+  AND NOT EXISTS (SELECT 1 FROM carpark.search_dead_letters AS d
+                  WHERE d.session_id = s.session_id)
+GROUP BY hour ORDER BY hour
+"""
+# Cars parked now against each location's capacity (the open sessions' partial index).
+SELECT_OCCUPANCY = """
+SELECT l.location_id, count(s.session_id), l.capacity
+FROM carpark.locations AS l
+LEFT JOIN carpark.parking_sessions AS s
+       ON s.location_id = l.location_id AND s.status = 'open'
+GROUP BY l.location_id, l.capacity
+ORDER BY l.location_id
+"""
+INSERT_EARNINGS_REPORT = """
+INSERT INTO carpark.earnings_reports (
+    computed_at, period, location_id, period_start, period_end, top_rank, sessions,
+    total_charge_cents, average_charge_cents, average_stay_seconds, median_stay_seconds,
+    occupied, capacity, hourly_charge_cents)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (computed_at, period, location_id) DO NOTHING
+"""
 SELECT_CLOSED_TOTALS_BY_LOCATION = """
 SELECT location_id, sessions, total_charge_cents
 FROM carpark.location_totals
@@ -1073,6 +1123,66 @@ class PostgresResource(dg.ConfigurableResource):
         """Replays may start no earlier than `replayable_from` (only ever moves forward)."""
         with self.connect() as conn:
             conn.execute(LIMIT_REPLAYS, {"from": replayable_from})
+
+    def period_figures(self, period: Period, mark: Watermark) -> tuple[MoneyFigures, StayFigures]:
+        """Closed sessions with exits in `period` up to the watermark `mark`, less the dead
+        letters: money per location and by hour, stays per location and overall."""
+        params = {
+            "start": period.start,
+            "end": period.end,
+            "updated_at": mark[0],
+            "session_id": mark[1],
+        }
+        with self.connect() as conn, conn.transaction():
+            conn.execute(BEGIN_CONSISTENT_READ)
+            rows = conn.execute(SELECT_PERIOD_FIGURES, params).fetchall()
+            hourly = conn.execute(SELECT_PERIOD_HOURLY, params).fetchall()
+        hours = [0] * 24
+        for hour, cents in hourly:
+            hours[int(hour)] = int(cents)
+        located = [r for r in rows if r[0] is not None]
+        overall = [r for r in rows if r[0] is None and r[1]]
+        money = MoneyFigures(
+            by_location={r[0]: (int(r[1]), int(r[2])) for r in located},
+            hourly_cents=tuple(hours),
+        )
+        stays = StayFigures(
+            by_location={r[0]: (int(r[3]), int(r[4])) for r in located},
+            overall=(int(overall[0][3]), int(overall[0][4])) if overall else None,
+        )
+        return money, stays
+
+    def occupancy(self) -> dict[str, tuple[int, int]]:
+        """Per configured location: (cars parked now, capacity)."""
+        with self.connect() as conn:
+            return {r[0]: (int(r[1]), int(r[2])) for r in conn.execute(SELECT_OCCUPANCY)}
+
+    def record_earnings_report(self, report: EarningsReport) -> int:
+        """Every figure of the report with its time (idempotent per computed_at); the rows."""
+        rows = []
+        for p in report.periods:
+            for f in [*p.locations, p.totals]:
+                rows.append(
+                    (
+                        report.computed_at,
+                        p.period.name,
+                        f.location_id,
+                        p.period.start,
+                        p.period.end,
+                        f.rank,
+                        f.sessions,
+                        f.total_charge_cents,
+                        f.average_charge_cents,
+                        f.average_stay_seconds,
+                        f.median_stay_seconds,
+                        f.occupied,
+                        f.capacity,
+                        list(p.hourly_cents) if f is p.totals else None,
+                    )
+                )
+        with self.connect() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(INSERT_EARNINGS_REPORT, rows)
+        return len(rows)
 
     def record_location_earnings(self, computed_at: datetime, ranking: pd.DataFrame) -> None:
         with self.connect() as conn, conn.transaction(), conn.cursor() as cur:

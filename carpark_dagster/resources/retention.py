@@ -89,6 +89,13 @@ RETENTION_RULES: tuple[RetentionRule, ...] = (
         "CARPARK_RETENTION_LOCATION_EARNINGS_DAYS",
         90,
     ),
+    # Every computation of the earnings report (docs/reporting.md): as long as the ranking.
+    RetentionRule(
+        "carpark.earnings_reports",
+        "computed_at",
+        "CARPARK_RETENTION_LOCATION_EARNINGS_DAYS",
+        90,
+    ),
     RetentionRule(
         "carpark.run_failures",
         "failed_at",

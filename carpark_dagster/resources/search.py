@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 import dagster as dg
@@ -22,6 +22,7 @@ from pydantic import Field
 
 from carpark_dagster.domain.earnings import LocationTotals
 from carpark_dagster.domain.redaction import redact_url
+from carpark_dagster.domain.reporting import MoneyFigures, Period, hourly_from_buckets
 from carpark_dagster.domain.sessions import StoredSession
 from carpark_dagster.resources.engines import (
     ConnectionSettings,
@@ -34,6 +35,7 @@ DEFAULT_URL = "http://127.0.0.1:9250"
 SESSIONS_ALIAS = "carpark-sessions"
 LEGACY_ALIAS = "frompostgresql"  # the lab's Kibana data view looked for this name
 MAX_LOCATIONS = 10_000
+REPORT_TIME_ZONE = "Asia/Singapore"  # carpark time, for the earnings by hour of day
 
 # ISO 8601 only: a number in a date field would be a bug, not epoch milliseconds.
 _DATE = {"type": "date", "format": "strict_date_optional_time"}
@@ -431,6 +433,49 @@ class SessionIndex:
             )
             for bucket in answer["aggregations"]["locations"]["buckets"]
         ]
+
+    def period_money(self, period: Period, target: str | None = None) -> MoneyFigures:
+        """Per location, documents and sum of `charge_cents` with `exit_time` in the period,
+        and the charges by hour of day in carpark time (an hourly date histogram over the
+        period, folded by hour), from one search."""
+        body = {
+            "size": 0,
+            "query": {"range": {"exit_time": {"gte": _iso(period.start), "lt": _iso(period.end)}}},
+            "aggs": {
+                "locations": {
+                    "terms": {"field": "location_id", "size": MAX_LOCATIONS},
+                    "aggs": {"charge_cents": {"sum": {"field": "charge_cents"}}},
+                },
+                "hours": {
+                    "date_histogram": {
+                        "field": "exit_time",
+                        "fixed_interval": "1h",
+                        "time_zone": REPORT_TIME_ZONE,
+                        "min_doc_count": 1,
+                    },
+                    "aggs": {"charge_cents": {"sum": {"field": "charge_cents"}}},
+                },
+            },
+        }
+        answer = self.engine.request("POST", f"/{target or self.alias}/_search", body=body)
+        aggregations = answer["aggregations"]
+        return MoneyFigures(
+            by_location={
+                bucket["key"]: (
+                    int(bucket["doc_count"]),
+                    # A sum over `long` comes back as a double; exact below 2**53 cents.
+                    round(bucket["charge_cents"]["value"]),
+                )
+                for bucket in aggregations["locations"]["buckets"]
+            },
+            hourly_cents=hourly_from_buckets(
+                (
+                    datetime.fromtimestamp(bucket["key"] / 1000, UTC),
+                    round(bucket["charge_cents"]["value"]),
+                )
+                for bucket in aggregations["hours"]["buckets"]
+            ),
+        )
 
     def count(self, target: str | None = None) -> int:
         return int(self.engine.request("GET", f"/{target or self.alias}/_count")["count"])

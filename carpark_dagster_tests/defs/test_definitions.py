@@ -14,10 +14,17 @@ from carpark_dagster.definitions import defs
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFS = defs()
-LINEAGE = ["raw_car_events", "closed_sessions", "carpark_table", "es_index", "location_earnings"]
+LINEAGE = [
+    "raw_car_events",
+    "closed_sessions",
+    "carpark_table",
+    "es_index",
+    "location_earnings",
+    "earnings_dashboard",
+]
 
 
-def test_the_lineage_graph_is_the_five_assets_in_order():
+def test_the_lineage_graph_is_the_six_assets_in_order():
     graph = DEFS.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {*LINEAGE, "gate_event_files"}
@@ -39,6 +46,7 @@ def test_the_tick_job_selects_every_asset_of_the_lineage_graph():
         "charges_follow_tariff",
         "search_matches_postgres",
         "search_has_no_dead_letters",
+        "earnings_match_postgres",
     }
 
 
@@ -88,6 +96,7 @@ def test_every_job_schedule_and_sensor_is_known():
         "io_manager",
         "postgres",
         "postgres_monitor",
+        "reports",
         "retention",
         "search",
         "tick_clock",
@@ -152,6 +161,8 @@ def test_every_check_is_known_with_its_asset_and_whether_it_blocks():
         "search_reconciles_with_postgres": ("es_index", True),
         # Dead letters are a warning that stays visible; they do not hold the earnings back.
         "search_has_no_dead_letters": ("es_index", False),
+        # Money: the report from the search engine equals PostgreSQL's, or no dashboard.
+        "earnings_match_postgres": ("location_earnings", True),
     }
 
 

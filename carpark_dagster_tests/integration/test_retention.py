@@ -82,6 +82,13 @@ def _seed_aged_rows(postgres: PostgresResource, now: datetime = NOW) -> None:
         " total_charge_cents, average_charge_cents) VALUES (%s, 1, %s, 1, 60, 60)",
         [(when, f"Park-{name}") for name, when in earnings.items()],
     )
+    reports = _ages(DEFAULTS["earnings_reports"], now)
+    _execute(
+        postgres,
+        "INSERT INTO carpark.earnings_reports (computed_at, period, location_id, period_start,"
+        " period_end, sessions, total_charge_cents) VALUES (%s, 'today', %s, %s, %s, 1, 60)",
+        [(when, f"Park-{name}", when, when) for name, when in reports.items()],
+    )
     failures = _ages(DEFAULTS["run_failures"], now)
     _execute(
         postgres,
@@ -138,6 +145,7 @@ def test_each_table_loses_exactly_its_rows_older_than_its_retention(postgres):
         "landed_events": 1,
         "quarantine": 1,
         "location_earnings": 1,
+        "earnings_reports": 1,
         "run_failures": 1,
         "session_exits": 0,
     }
@@ -154,6 +162,9 @@ def test_each_table_loses_exactly_its_rows_older_than_its_retention(postgres):
     # The file itself is remembered: offered again, it is still recognised.
     assert _column(postgres, "SELECT file_name FROM carpark.inbox_files") == ["gates.csv"]
     assert sorted(_column(postgres, "SELECT location_id FROM carpark.location_earnings")) == [
+        f"Park-{k}" for k in kept
+    ]
+    assert sorted(_column(postgres, "SELECT location_id FROM carpark.earnings_reports")) == [
         f"Park-{k}" for k in kept
     ]
     assert sorted(_column(postgres, "SELECT run_id FROM carpark.run_failures")) == [
@@ -279,6 +290,7 @@ def test_the_daily_job_reports_counts_per_table(postgres):
         "landed_events": 3,
         "quarantine": 3,
         "location_earnings": 3,
+        "earnings_reports": 3,
         "run_failures": 3,
         "session_exits": 3,
         "dagster_runs": 0,

@@ -17,6 +17,7 @@ def test_the_defaults_and_what_the_environment_changes():
         "landed_events": 400,
         "quarantine": 400,
         "location_earnings": 90,
+        "earnings_reports": 90,
         "run_failures": 90,
         "session_exits": 7,
         "dagster_runs": 90,
@@ -49,11 +50,12 @@ def test_every_rule_has_its_own_table_and_variable_and_sessions_have_none():
     tables = [rule.table for rule in RETENTION_RULES]
     assert len(set(tables)) == len(tables)
     # One variable a rule, but the landed events share the gate events' (replays read both),
-    # and with it their default.
+    # and the earnings report's history the ranking's (one history of earnings), and with it
+    # their default.
     by_variable: dict[str, set[int]] = {}
     for rule in RETENTION_RULES:
         by_variable.setdefault(rule.env_var, set()).add(rule.default_days)
-    assert len(by_variable) == len(tables) - 1
+    assert len(by_variable) == len(tables) - 2
     assert all(len(defaults) == 1 for defaults in by_variable.values())
     assert "carpark.parking_sessions" not in tables
     assert all(rule.default_days > 0 for rule in RETENTION_RULES)

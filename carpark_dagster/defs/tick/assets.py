@@ -6,13 +6,15 @@ judged as of its own end (docs/time-model.md). No partitions: "Materialize all" 
 `dagster asset materialize --select '*'` and the schedule all do the same."""
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import dagster as dg
 from pydantic import Field
 
+from carpark_dagster.defs.tick.earnings_metadata import earnings_metadata
 from carpark_dagster.domain.earnings import top_average_charges
 from carpark_dagster.domain.redaction import redact_url
+from carpark_dagster.domain.reporting import DEFAULT_PERIODS, ReportError
 from carpark_dagster.domain.sessions import format_watermark
 from carpark_dagster.domain.ticks import (
     anomalies_by_reason,
@@ -21,6 +23,7 @@ from carpark_dagster.domain.ticks import (
     figures,
 )
 from carpark_dagster.domain.windows import parse_moment
+from carpark_dagster.lib.reporting import compute_report
 from carpark_dagster.lib.search_sync import (
     SYNC_CONSUMER,
     Reconciliation,
@@ -55,6 +58,7 @@ OWNERS = ["team:carpark-platform"]
 CHARGES_FOLLOW_TARIFF = "charges_follow_tariff"
 SEARCH_MATCHES_POSTGRES = "search_matches_postgres"
 SEARCH_HAS_NO_DEAD_LETTERS = "search_has_no_dead_letters"
+EARNINGS_MATCH_POSTGRES = "earnings_match_postgres"
 
 _tick_asset = dict(group_name=GROUP, owners=OWNERS)
 
@@ -346,35 +350,68 @@ def _engine_failed(exc: EngineError, search: ElasticsearchResource) -> dg.Failur
     )
 
 
+class EarningsConfig(dg.Config):
+    periods: list[str] = Field(
+        default=list(DEFAULT_PERIODS),
+        description="The periods reported, each ending at the data's time: today (since "
+        "midnight in carpark time), <N>h or <N>d. The first is the dashboard's headline.",
+    )
+
+
 @dg.asset(
     deps=[es_index],
     kinds={"elasticsearch", "postgres"},
     group_name=GROUP,
     owners=OWNERS,
     freshness_policy=SERVED_FRESHNESS,
+    check_specs=[
+        dg.AssetCheckSpec(
+            EARNINGS_MATCH_POSTGRES,
+            asset="location_earnings",
+            description="Every period's sessions and earnings per location and by hour, as "
+            "reported from the search engine, equal PostgreSQL's recomputation over the "
+            "sessions up to the search sync watermark (less the dead letters), to the cent.",
+            blocking=True,
+        )
+    ],
 )
 def location_earnings(
-    context: dg.AssetExecutionContext, search: ElasticsearchResource, postgres: PostgresResource
-) -> dg.MaterializeResult:
-    """The top 5 average parking charges by location, from a search aggregation; each
-    computation is kept in `carpark.location_earnings`."""
-    with search.session_index() as index:
-        ranking = top_average_charges(index.totals_by_location(), top=5)
-    computed_at = datetime.now(UTC)
-    postgres.record_location_earnings(computed_at, ranking)
-    shown = ranking.assign(
-        average_charge=ranking["average_charge_cents"].map(lambda c: f"${c / 100:.2f}")
-    )
-    return dg.MaterializeResult(
+    context: dg.AssetExecutionContext,
+    config: EarningsConfig,
+    search: ElasticsearchResource,
+    postgres: PostgresResource,
+):
+    """The earnings report (docs/reporting.md): the lab's question (top 5 average charges by
+    location, all time, in `carpark.location_earnings`) and, per period (default today, 24h,
+    7d), per location: the top 5, earnings, closed sessions, average and median stay,
+    occupancy, earnings by hour; totals. Every computation is kept in
+    `carpark.earnings_reports`."""
+    try:
+        with search.session_index() as index:
+            ranking = top_average_charges(index.totals_by_location(), top=5)
+            checked = compute_report(postgres, index, config.periods)
+    except ReportError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    except EngineError as exc:
+        raise dg.Failure(description=f"search engine failed: {exc}") from None
+    report = checked.report
+    postgres.record_location_earnings(report.computed_at, ranking)
+    rows = postgres.record_earnings_report(report)
+    context.log.info("earnings report as of %s: %d rows kept", report.as_of.isoformat(), rows)
+    yield dg.Output(report, metadata=earnings_metadata(report, ranking, rows))
+    yield dg.AssetCheckResult(
+        check_name=EARNINGS_MATCH_POSTGRES,
+        passed=not checked.differences,
+        severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "top_5_average_charge": dg.MetadataValue.md(shown.to_markdown(index=False)),
-            "computed_at": computed_at.isoformat(),
-            "top_average_charge_cents": float(ranking["average_charge_cents"].iloc[0])
-            if len(ranking)
-            else 0.0,
-        }
+            "differences": len(checked.differences),
+            "first": ", ".join(checked.differences[:10]) or "none",
+            "watermark": report.watermark,
+        },
     )
 
 
 # The checks the tick's own ops evaluate (they guard each tick's money and search sync).
-TICK_CHECKS = [key for asset in (closed_sessions, es_index) for key in asset.check_keys]
+TICK_CHECKS = [
+    key for asset in (closed_sessions, es_index, location_earnings) for key in asset.check_keys
+]
