@@ -5,7 +5,7 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 
 .PHONY: install up down status run test test-fast lint fmt clean bench-domain bench-postgres bench-search \
-	bench-tick bench-inbox mutate
+	bench-tick bench-inbox mutate compose-smoke
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -51,6 +51,9 @@ bench-inbox: install  ## rows/s and peak memory reading 1 GB gate-event files (C
 
 bench-tick: install up  ## the whole tick through Dagster at ~10k sessions a tick, vs the lab's method
 	$(VENV)/bin/python bench/bench_tick.py
+
+compose-smoke:  ## the Docker Compose stack end to end (needs a Docker engine: not on the dev machines or CI)
+	@ops/compose-smoke.sh $(if $(PROFILE),--profile $(PROFILE))
 
 lint: install
 	$(VENV)/bin/ruff format --check .

@@ -6,7 +6,8 @@
 // Usage: compose-check -f docker-compose.yaml -env-file FILE [-profile NAME]...
 //
 // Only the env file's variables are visible to the file (not this process's environment), so
-// a test decides exactly what `.env` holds. A failure prints one line on stderr, exit code 1.
+// a test decides exactly what `.env` holds. Profiles: the -profile flags, else COMPOSE_PROFILES
+// from the env file, as `docker compose` does. A failure prints one line on stderr, exit code 1.
 package main
 
 import (
@@ -43,17 +44,18 @@ func run(file, envFile string, active []string) error {
 	if err != nil {
 		return err
 	}
-	opts := []cli.ProjectOptionsFn{
-		cli.WithWorkingDirectory(filepath.Dir(abs)),
-		cli.WithProfiles(active),
+	opts := []cli.ProjectOptionsFn{cli.WithWorkingDirectory(filepath.Dir(abs))}
+	if envFile != "" {
+		opts = append(opts, cli.WithEnvFiles(envFile), cli.WithDotEnv)
+	}
+	opts = append(opts,
+		// As `docker compose`: --profile flags, else COMPOSE_PROFILES from the env file.
+		cli.WithDefaultProfiles(active...),
 		cli.WithInterpolation(true),
 		cli.WithNormalization(true),
 		cli.WithConsistency(true),
 		cli.WithResolvedPaths(true),
-	}
-	if envFile != "" {
-		opts = append(opts, cli.WithEnvFiles(envFile), cli.WithDotEnv)
-	}
+	)
 	options, err := cli.NewProjectOptions([]string{abs}, opts...)
 	if err != nil {
 		return err
