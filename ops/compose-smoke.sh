@@ -50,13 +50,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "[smoke] up ($profile): build, start, wait until healthy"
-"${compose[@]}" up -d --build --wait --wait-timeout 900
+echo "[smoke] up ($profile): build, start"
+"${compose[@]}" up -d --build
 
-echo "[smoke] one-shots"
+# Every long-running service healthy and every one-shot exited 0 (a one-shot that failed, or
+# anything unhealthy after 15 minutes, fails the smoke test).
+echo "[smoke] waiting until every service is healthy and every one-shot is done"
+waited=0
+while :; do
+  states=$("${compose[@]}" ps -a --format '{{.Service}} {{.State}} {{.Health}} {{.ExitCode}}')
+  pending=0
+  while read -r service state health code; do
+    case "$state" in
+      exited)
+        if [[ "$code" != 0 && "$health" != 0 ]]; then
+          echo "[smoke] $service exited with an error:" >&2
+          "${compose[@]}" logs --tail 30 "$service" >&2
+          exit 1
+        fi ;;
+      running) [[ "$health" == healthy ]] || pending=1 ;;
+      *) pending=1 ;;
+    esac
+  done <<<"$states"
+  ((pending)) || break
+  ((waited < 900)) || { echo "[smoke] not healthy after 900 s:" >&2; echo "$states" >&2; exit 1; }
+  sleep 10; waited=$((waited + 10))
+done
 for one_shot in migrate db_roles dashboards; do
-  state=$("${compose[@]}" ps -a --format '{{.Service}} {{.State}} {{.ExitCode}}' | awk -v s="$one_shot" '$1 == s')
-  [[ "$state" == "$one_shot exited 0" ]] || { echo "[smoke] $one_shot: $state" >&2; exit 1; }
+  grep -qE "^$one_shot exited( [a-z]*)? 0$" <<<"$states" || { echo "[smoke] $one_shot did not finish" >&2; exit 1; }
 done
 
 echo "[smoke] one tick"
@@ -87,12 +108,15 @@ echo "[smoke] $count documents"
 echo "[smoke] the dashboard"
 ui=kibana; [[ "$profile" == opensearch ]] && ui=opensearch_dashboards
 found=$("${compose[@]}" run --rm --no-deps -T -e CARPARK_DASHBOARDS_PASSWORD dashboards python -c '
-import base64, os, ssl, urllib.request
-ctx = ssl.create_default_context(cafile="/opt/dagster/ca/ca.crt")
-token = base64.b64encode(f"carpark_dashboards:{os.environ[\"CARPARK_DASHBOARDS_PASSWORD\"]}".encode()).decode()
-req = urllib.request.Request("https://dashboards:5601/api/saved_objects/_find?type=dashboard",
-                             headers={"Authorization": f"Basic {token}", "osd-xsrf": "true", "kbn-xsrf": "true"})
-print(urllib.request.urlopen(req, context=ctx, timeout=30).read().decode().count("\"type\":\"dashboard\""))
+import base64, json, os, ssl, urllib.request
+context = ssl.create_default_context(cafile="/opt/dagster/ca/ca.crt")
+login = "carpark_dashboards:" + os.environ["CARPARK_DASHBOARDS_PASSWORD"]
+request = urllib.request.Request(
+    "https://dashboards:5601/api/saved_objects/_find?type=dashboard",
+    headers={"Authorization": "Basic " + base64.b64encode(login.encode()).decode(),
+             "kbn-xsrf": "true", "osd-xsrf": "true"},
+)
+print(json.load(urllib.request.urlopen(request, context=context, timeout=30))["total"])
 ')
 echo "[smoke] $found dashboard(s) in $ui"
 ((found > 0)) || { echo "[smoke] no dashboard was imported" >&2; exit 1; }

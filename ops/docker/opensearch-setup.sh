@@ -42,9 +42,9 @@ certs_step() {
   fi
   if [[ ! -f $certs/dashboards.pem ]]; then
     echo "setup: creating the certificates of the node, the admin and the dashboards"
-    make_cert node "/O=carpark/CN=opensearch" "DNS:opensearch,DNS:search,DNS:localhost,IP:127.0.0.1"
-    make_cert admin "/O=carpark/CN=carpark-admin"
-    make_cert dashboards "/O=carpark/CN=opensearch-dashboards" \
+    make_cert node "/CN=opensearch" "DNS:opensearch,DNS:search,DNS:localhost,IP:127.0.0.1"
+    make_cert admin "/CN=carpark-admin"
+    make_cert dashboards "/CN=opensearch-dashboards" \
       "DNS:opensearch_dashboards,DNS:dashboards,DNS:localhost,IP:127.0.0.1"
   fi
   # OpenSearch and its Dashboards run as uid 1000.
