@@ -5,7 +5,7 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 
 .PHONY: install up down status run test test-fast lint fmt clean bench-domain bench-postgres bench-search \
-	bench-tick bench-inbox mutate
+	bench-tick bench-inbox mutate compose-smoke
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
@@ -35,22 +35,25 @@ test-fast: install  ## every test that needs no service (no `make up`), in secon
 	.venv/bin/pytest -q -m "not services" --ignore=carpark_dagster_tests/integration
 
 bench-domain: install  ## simulation, sessionisation and pricing throughput
-	$(VENV)/bin/python bench/bench_domain.py
+	source ops/env.sh && $(VENV)/bin/python bench/bench_domain.py
 
 bench-postgres: install up  ## tick merge speed, history independence, incremental reads
-	$(VENV)/bin/python bench/bench_postgres.py
+	source ops/env.sh && $(VENV)/bin/python bench/bench_postgres.py
 
 bench-search: install up  ## search sync documents/s at 100k and 1M sessions vs the raw bulk limit
-	$(VENV)/bin/python bench/bench_search.py
+	source ops/env.sh && $(VENV)/bin/python bench/bench_search.py
 
 mutate: install  ## mutation testing of the domain rules (slow; not in CI); see docs/testing.md
 	$(VENV)/bin/mutmut run; $(VENV)/bin/mutmut results
 
 bench-inbox: install  ## rows/s and peak memory reading 1 GB gate-event files (CSV, JSON Lines)
-	$(VENV)/bin/python bench/bench_inbox.py
+	source ops/env.sh && $(VENV)/bin/python bench/bench_inbox.py
 
 bench-tick: install up  ## the whole tick through Dagster at ~10k sessions a tick, vs the lab's method
-	$(VENV)/bin/python bench/bench_tick.py
+	source ops/env.sh && $(VENV)/bin/python bench/bench_tick.py
+
+compose-smoke:  ## the Docker Compose stack end to end (needs a Docker engine: not on the dev machines or CI)
+	@ops/compose-smoke.sh $(if $(PROFILE),--profile $(PROFILE))
 
 lint: install
 	$(VENV)/bin/ruff format --check .

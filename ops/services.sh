@@ -5,9 +5,12 @@
 #
 # Usage: ops/services.sh up|down [postgres|opensearch]... | status | env | running
 #
-# Everything lives under CARPARK_STATE_DIR (default: <repo>/.state, git-ignored).
-# Both services listen on 127.0.0.1 only. `down` stops only the processes `up` started,
-# by the pid each one recorded.
+# Everything lives under CARPARK_STATE_DIR (default: <repo>/.state, git-ignored), which must be
+# a directory of the invoking user's, not a symbolic link (else the script refuses). Both
+# services listen on 127.0.0.1 only. PostgreSQL authenticates every role with scram-sha-256:
+# the passwords are generated once into $CARPARK_STATE_DIR/secrets (mode 700; `env` prints the
+# DSN with the carpark role's). `down` stops only the processes `up` started, by the pid each
+# one recorded.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,9 +24,54 @@ SEARCH_TIMEOUT="${CARPARK_SEARCH_TIMEOUT:-180}"
 
 PG_HOME="$STATE_DIR/postgres"
 OS_HOME="$STATE_DIR/opensearch"
+SECRETS_DIR="$STATE_DIR/secrets"
+PG_SUPERUSER_PASSWORD_FILE="$SECRETS_DIR/postgres.password"
+PG_APP_PASSWORD_FILE="$SECRETS_DIR/$PG_APP_USER.password"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
+
+# --------------------------------------------------------------------------- safe directories
+
+# own_dir DIR [OWNER [MODE]]: DIR exists afterwards as a real directory (not a symbolic link)
+# owned by OWNER (default: the invoking user). A directory that is already there is used only
+# if it passes the same checks: in a shared place such as /var/tmp, another local user could
+# have made it first, with links inside, to have this script hand their choice of directory
+# to the postgres user. Created with `mkdir` (never -p), so no link on the way is followed.
+own_dir() {
+  local dir=$1 owner=${2:-} mode=${3:-755} uid
+  uid=$(id -u)
+  [[ -n "$owner" ]] && uid=$(id -u "$owner")
+  if [[ -L "$dir" ]]; then
+    die "$dir is a symbolic link; refusing to use it (remove it, or set CARPARK_STATE_DIR)"
+  fi
+  if [[ ! -e "$dir" ]]; then
+    mkdir -m "$mode" -- "$dir" 2>/dev/null || die "cannot create $dir"
+    if [[ -n "$owner" && "$uid" != "$(id -u)" ]]; then chown -h "$owner": -- "$dir"; fi
+  fi
+  [[ -d "$dir" && ! -L "$dir" ]] || die "$dir is not a directory; refusing to use it"
+  if [[ "$(stat -c %u -- "$dir")" != "$uid" ]]; then
+    die "$dir already exists and belongs to another user; refusing to use it (remove it, or set CARPARK_STATE_DIR)"
+  fi
+}
+
+state_dir() {
+  local parent
+  parent=$(dirname -- "$STATE_DIR")
+  [[ -d "$parent" ]] || mkdir -p -- "$parent"
+  own_dir "$STATE_DIR"
+  own_dir "$SECRETS_DIR" "" 700
+}
+
+# A password of 48 hex digits, made once into FILE (mode 600) and kept; printed on stdout.
+password_file() {
+  local file=$1
+  if [[ -L "$file" ]]; then die "$file is a symbolic link; refusing to use it"; fi
+  if [[ ! -s "$file" ]]; then
+    (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$file.tmp" && mv -f -- "$file.tmp" "$file")
+  fi
+  cat -- "$file"
+}
 
 # --------------------------------------------------------------------------- PostgreSQL
 
@@ -51,22 +99,35 @@ as_pg_user() {
 
 # The cluster must be reachable by the user that runs it. When the checkout lies under a
 # directory that user cannot enter (e.g. /root), the cluster goes to /var/tmp and the state
-# directory holds a link to it.
+# directory holds a link to it. /var/tmp is shared with every local user: the directory there
+# must be root's and not a link (own_dir, else refuse), and only the cluster's own folder
+# inside it is the postgres user's.
 pg_prepare_home() {
-  mkdir -p "$STATE_DIR"
-  if [[ -L "$PG_HOME" || -d "$PG_HOME" ]]; then return; fi
-  mkdir -p "$PG_HOME"
+  state_dir
+  if [[ -L "$PG_HOME" ]]; then
+    # The link this script made (below): it must still point to a folder it would make.
+    local target
+    target=$(readlink -- "$PG_HOME")
+    [[ "$target" == /var/tmp/carpark-*/postgres ]] ||
+      die "$PG_HOME links outside /var/tmp/carpark-*; refusing to use it"
+    own_dir "$(dirname -- "$target")"
+    own_dir "$target" postgres 700
+    return
+  fi
+  if [[ -d "$PG_HOME" ]]; then return; fi
   if [[ $(id -u) -eq 0 ]]; then
-    chown postgres: "$PG_HOME"
+    own_dir "$PG_HOME" postgres 700
     if ! runuser -u postgres -- test -w "$PG_HOME"; then
-      rmdir "$PG_HOME"
-      local alt
-      alt="/var/tmp/carpark-$(printf '%s' "$STATE_DIR" | sha1sum | cut -c1-12)/postgres"
-      mkdir -p "$alt"
-      chown postgres: "$alt" "$(dirname "$alt")"
-      ln -s "$alt" "$PG_HOME"
-      log "the postgres user cannot reach $STATE_DIR; cluster lives in $alt"
+      rmdir -- "$PG_HOME"
+      local base
+      base="/var/tmp/carpark-$(printf '%s' "$STATE_DIR" | sha1sum | cut -c1-12)"
+      own_dir "$base" "" 755
+      own_dir "$base/postgres" postgres 700
+      ln -s -- "$base/postgres" "$PG_HOME"
+      log "the postgres user cannot reach $STATE_DIR; cluster lives in $base/postgres"
     fi
+  else
+    own_dir "$PG_HOME" "" 700
   fi
 }
 
@@ -91,10 +152,19 @@ pg_up() {
   pg_prepare_home
   dir=$(pg_dir)
   if [[ ! -f "$dir/data/PG_VERSION" ]]; then
-    log "creating a PostgreSQL cluster in $dir/data"
-    # Loopback-only development cluster: trust authentication, no password to keep.
-    as_pg_user "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 \
-      --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    log "creating a PostgreSQL cluster in $dir/data (scram-sha-256; passwords in $SECRETS_DIR)"
+    # initdb reads the superuser's password from a file the cluster's user can read, deleted
+    # right after.
+    local pwfile="$dir/initdb.pw"
+    (umask 077 && password_file "$PG_SUPERUSER_PASSWORD_FILE" >"$pwfile")
+    if [[ $(id -u) -eq 0 ]]; then chown postgres: "$pwfile"; fi
+    if ! as_pg_user "$bin/initdb" -D "$dir/data" -U postgres --auth=scram-sha-256 \
+      --pwfile="$pwfile" --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1; then
+      rm -f -- "$pwfile"
+      cat "$dir/initdb.log" >&2
+      die "initdb failed"
+    fi
+    rm -f -- "$pwfile"
   fi
   if port_in_use "$PG_PORT"; then
     die "port $PG_PORT is already in use by another process; set CARPARK_PG_PORT to a free port"
@@ -115,12 +185,40 @@ pg_up() {
 }
 
 pg_psql() {
-  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"
+  PGPASSWORD=$(password_file "$PG_SUPERUSER_PASSWORD_FILE") \
+    psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"
+}
+
+# pg_set_password ROLE VARIABLE: the role's password from an environment variable (psql's
+# \getenv), so it appears on no command line; stored as a SCRAM-SHA-256 hash.
+pg_set_password() {
+  pg_psql -d postgres -v role="$1" -v var="$2" <<'SQL'
+\getenv pw :var
+SET password_encryption = 'scram-sha-256';
+ALTER ROLE :"role" PASSWORD :'pw';
+SQL
+}
+
+# A cluster made before passwords (trust authentication): give the superuser its password
+# while trust still lets us in, then require scram-sha-256 from now on.
+pg_upgrade_trust() {
+  local hba
+  hba="$(pg_dir)/data/pg_hba.conf"
+  grep -qE '^[[:space:]]*(local|host)[[:space:]].*[[:space:]]trust[[:space:]]*$' "$hba" || return 0
+  log "switching the cluster from trust to scram-sha-256 (passwords in $SECRETS_DIR)"
+  pg_set_password postgres PGPASSWORD
+  sed -i -E 's/[[:space:]]trust[[:space:]]*$/ scram-sha-256/' "$hba"
+  as_pg_user "$(pg_bindir)/pg_ctl" -D "$(pg_dir)/data" reload >/dev/null
 }
 
 pg_bootstrap() {
+  state_dir
+  pg_upgrade_trust
   pg_psql -d postgres -tA -c "SELECT 1 FROM pg_roles WHERE rolname = '$PG_APP_USER'" | grep -q 1 ||
     pg_psql -d postgres -c "CREATE ROLE $PG_APP_USER LOGIN CREATEDB CREATEROLE"
+  # The application role's password, from its file at every `up` (never on a command line).
+  CARPARK_APP_PASSWORD=$(password_file "$PG_APP_PASSWORD_FILE") \
+    pg_set_password "$PG_APP_USER" CARPARK_APP_PASSWORD
   # Tests and benchmarks drop their scratch databases WITH (FORCE), which must also end an
   # autovacuum worker that happens to be in one: only pg_signal_backend may do that. The
   # PostgreSQL benchmark settles the server (CHECKPOINT) after filling a synthetic history.
@@ -189,6 +287,8 @@ os_up() {
   if port_in_use "$SEARCH_PORT"; then
     die "port $SEARCH_PORT is already in use by another process; set CARPARK_SEARCH_PORT to a free port in 9201..9299"
   fi
+  state_dir
+  own_dir "$OS_HOME"
   mkdir -p "$OS_HOME/node/node_1/config"
   local cp java
   cp=$(os_classpath)
@@ -254,10 +354,33 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# The variables that point the pipeline, the tests and psql at these services: the DSN carries
+# the carpark role's generated password (hex digits: nothing to escape); PGPASSFILE lets plain
+# libpq tools in too.
 print_env() {
+  local password="" pgpass="$SECRETS_DIR/pgpass"
+  if [[ -s "$PG_APP_PASSWORD_FILE" && ! -L "$PG_APP_PASSWORD_FILE" ]]; then
+    password=$(cat -- "$PG_APP_PASSWORD_FILE")
+  fi
   cat <<EOF
-export CARPARK_POSTGRES_DSN=postgresql://$PG_APP_USER@127.0.0.1:$PG_PORT/$PG_DB
+export CARPARK_POSTGRES_DSN=postgresql://$PG_APP_USER${password:+:$password}@127.0.0.1:$PG_PORT/$PG_DB
 export CARPARK_ES_URL=http://127.0.0.1:$SEARCH_PORT
+EOF
+  if [[ -n "$password" && ! -L "$pgpass" ]]; then
+    (umask 077 && printf '127.0.0.1:%s:*:%s:%s\n' "$PG_PORT" "$PG_APP_USER" "$password" >"$pgpass")
+    echo "export PGPASSFILE=$pgpass"
+  fi
+}
+
+# What `up` prints: how to connect, without showing a password.
+print_connect() {
+  cat >&2 <<EOF
+[services] connect with:
+  source <(ops/services.sh env)   # CARPARK_POSTGRES_DSN (with the password), CARPARK_ES_URL, PGPASSFILE
+  psql "\$CARPARK_POSTGRES_DSN"
+  curl http://127.0.0.1:$SEARCH_PORT/_cluster/health
+[services] passwords: $PG_APP_PASSWORD_FILE (role $PG_APP_USER),
+           $PG_SUPERUSER_PASSWORD_FILE (superuser postgres); make run and make test read them
 EOF
 }
 
@@ -302,8 +425,8 @@ case "$command" in
     for s in "${services[@]}"; do
       case "$s" in postgres) pg_up ;; opensearch) os_up ;; esac
     done
-    log "services are up; point the pipeline at them with:"
-    print_env
+    log "services are up"
+    print_connect
     ;;
   down)
     for s in "${services[@]}"; do

@@ -44,7 +44,12 @@ def databases() -> Iterator[Callable[[], str]]:
         try:
             admin = psycopg.connect(BASE_DSN, autocommit=True, connect_timeout=5)
         except psycopg.OperationalError as exc:
-            pytest.fail(f"PostgreSQL is not reachable at {BASE_DSN} (run `make up`): {exc}")
+            # The DSN carries the cluster's password: name the server only.
+            where = conninfo_to_dict(BASE_DSN)
+            pytest.fail(
+                f"PostgreSQL is not reachable at {where.get('host')}:{where.get('port')} "
+                f"(run `make up`): {type(exc).__name__}"
+            )
         with admin:
             admin.execute(f'CREATE DATABASE "{name}"')
         names.append(name)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import psycopg
+import psycopg.sql
 import pytest
 
 from carpark_dagster.domain.ledger import StateQuery
@@ -124,11 +125,16 @@ def test_a_migration_that_destroys_data_needs_an_explicit_flag(postgres):
 
 def test_the_read_only_role_can_read_but_not_write(postgres, postgres_dsn):
     analyst = f"analyst_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex  # the cluster authenticates every login (scram-sha-256)
     with postgres.connect() as conn:
-        conn.execute(f"CREATE ROLE {analyst} LOGIN IN ROLE carpark_reader")
+        conn.execute(
+            psycopg.sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE carpark_reader").format(
+                psycopg.sql.Identifier(analyst), psycopg.sql.Literal(password)
+            )
+        )
     try:
         postgres.record_tick(tick_of([("s1", 0, 40)]), source="test")
-        as_reader = psycopg.conninfo.make_conninfo(postgres_dsn, user=analyst)
+        as_reader = psycopg.conninfo.make_conninfo(postgres_dsn, user=analyst, password=password)
         with psycopg.connect(as_reader, autocommit=True) as conn:
             assert conn.execute('SELECT count(*) FROM public."CarPark"').fetchone() == (1,)
             assert conn.execute("SELECT count(*) FROM carpark.quarantine").fetchone() == (0,)
