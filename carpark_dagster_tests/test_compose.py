@@ -89,9 +89,8 @@ ALWAYS = {
 }
 ONE_SHOTS = {"migrate", "db_roles", "setup", "opensearch_certs", "opensearch_setup", "dashboards"}
 # Variables the code reads that run containers must NOT get: the dashboards import's own
-# password (a Kibana admin's) belongs to the one-shot `dashboards` service only.
-# Compose-only: the dashboards import's password, and the owner's (named in the code only to
-# be redacted wherever it shows).
+# password (a Kibana admin's) belongs to the one-shot `dashboards` service only; the owner's
+# database password is named in the code only to be redacted wherever it shows.
 NOT_FOR_RUNS = {"CARPARK_DASHBOARDS_PASSWORD", "CARPARK_POSTGRES_PASSWORD"}
 
 

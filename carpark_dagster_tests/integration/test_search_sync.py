@@ -448,24 +448,25 @@ class CuttableProxy:
             sock.close()
 
 
-def test_an_engine_lost_mid_sync_keeps_what_it_acknowledged(postgres, search):
+def test_an_engine_lost_mid_sync_keeps_what_it_acknowledged(postgres, search, monkeypatch):
     total = 20_000
     add_sessions(postgres, 1, total)
     proxy = CuttableProxy(SEARCH_URL)
     through_proxy = ElasticsearchResource(
         url=proxy.url, alias=search.alias, legacy_alias=None, max_retries=0
     )
+    # The engine goes away right after the first page's watermark is committed (in the
+    # sync's own thread: no race with a sync faster than a watcher).
+    settle = PostgresResource.settle_search_page
 
-    def cut_after_first_page() -> None:
-        while stored_watermark(postgres) is None:
-            time.sleep(0.002)
+    def settle_then_cut(self, *args, **kwargs):
+        settle(self, *args, **kwargs)
         proxy.cut()
 
-    cutter = threading.Thread(target=cut_after_first_page, daemon=True)
-    cutter.start()
+    monkeypatch.setattr(PostgresResource, "settle_search_page", settle_then_cut)
     with pytest.raises(SyncInterrupted) as caught:
         sync(postgres, through_proxy, page_size=500)
-    cutter.join(timeout=10)
+    monkeypatch.undo()
 
     assert f"{proxy.url} is unreachable" in str(caught.value)
     kept = caught.value.outcome
