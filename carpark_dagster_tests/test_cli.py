@@ -134,7 +134,7 @@ def test_config_check_lists_every_problem_one_per_line_and_exits_2(capsys, tmp_p
     assert out == ""
     assert err.splitlines() == [
         f"{bad}: [tariffs.default]: tariff 'default': rate_cents must be a whole number from 0 "
-        "to 119999999438 (got a number out of range)",
+        "to 60000561774 (got a number out of range)",
         f"{bad}: [defaults]: lateness_hours must be a number of hours more than 0 to 8784 "
         "(got nan)",
         f"{bad}: [locations]: a location id must be 1 to 64 printable characters without "

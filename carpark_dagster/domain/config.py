@@ -24,7 +24,7 @@ DEFAULT_MAX_STAY_HOURS = DEFAULT_MAX_STAY // timedelta(hours=1)
 _DEFAULT_KEYS = (_LOCATION_KEYS - {"name"}) | {"lateness_hours"}
 
 
-# Limits of every number in the file (docs/configuration in the shipped file's comments):
+# Limits of every number in the file (the shipped carpark.toml lists them):
 # what the storage and the pricing can hold, and what makes sense for a carpark.
 INT32_MAX = 2**31 - 1  # carpark.locations.capacity is an integer column
 MAX_SESSIONS_PER_DAY = 10_000_000  # the simulator draws this many a day per location

@@ -406,7 +406,8 @@ def _settle(
         if item.event_time >= horizon_ns:
             pending.append({c: getattr(item, c) for c in PENDING_COLUMNS})
         elif parked is not None and parked["entry_time"] > item.event_time:
-            anomalies.append(anomaly(item, f"{EXIT_BEFORE_ENTRY} ({parked['session_id']})"))
+            # A fixed text: the session's id comes from the entry's event id, i.e. from input.
+            anomalies.append(anomaly(item, EXIT_BEFORE_ENTRY))
         else:
             anomalies.append(anomaly(item, EXIT_WITHOUT_ENTRY))
 

@@ -59,11 +59,12 @@ NS_PER_SECOND = 1_000_000_000
 NS_PER_MINUTE = 60 * NS_PER_SECOND
 NS_PER_DAY = 24 * 60 * NS_PER_MINUTE
 BILLING_MODES = ("per_block", "per_minute")
-# The longest stay priced: 2**62 ns (~146 years), so that no int64 step of the numpy pricing
-# (the ceiling division adds a unit to the duration) can wrap; longer stays are refused. The
-# most units it has, in the smallest unit (a minute), times MAX_CENTS, the most any amount in
-# cents may be, still fits an int64: a charge never wraps, whatever the stay.
-MAX_STAY_NS = 2**62
+# The longest stay priced: what int64 nanoseconds hold (~292 years) less a day, so that no
+# int64 step of the numpy pricing (the ceiling division adds up to a unit, at most a day, to
+# the duration) can wrap; longer stays are refused. The most units it has, in the smallest
+# unit (a minute), times MAX_CENTS, the most any amount in cents may be, still fits an int64:
+# a charge never wraps, whatever the stay.
+MAX_STAY_NS = 2**63 - 1 - NS_PER_DAY
 MAX_UNITS = -(-MAX_STAY_NS // NS_PER_MINUTE)
 MAX_CENTS = (2**63 - 1) // MAX_UNITS
 # A block longer than a day would straddle the daily periods; a grace as long as a day is free
@@ -295,7 +296,7 @@ class Tariff:
         if duration > MAX_STAY_NS:
             raise ValueError(
                 f"tariff {self.name!r}: a stay cannot be priced beyond {MAX_STAY_NS} ns "
-                "(~146 years)"
+                "(~292 years)"
             )
         if duration <= self.grace_ns:
             return 0
@@ -388,7 +389,7 @@ class Tariff:
             bad = int(np.argmax(durations > MAX_STAY_NS))
             raise ValueError(
                 f"tariff {self.name!r}: a stay cannot be priced beyond {MAX_STAY_NS} ns "
-                f"(~146 years; stay {bad})"
+                f"(~292 years; stay {bad})"
             )
         unit = self.unit_ns
         units = durations + (unit - 1)

@@ -262,7 +262,7 @@ def test_every_problem_is_listed_one_per_line():
 )
 def test_the_largest_rate_prices_the_longest_stay_without_wrapping(tariff):
     entry = -(2**61)
-    exit_ = entry + MAX_STAY_NS  # ~146 years later
+    exit_ = entry + MAX_STAY_NS  # ~292 years later
     units = -(-MAX_STAY_NS // NS_PER_MINUTE)
     [charge] = tariff.price(np.array([entry]), np.array([exit_])).tolist()
     assert 0 < charge <= units * MAX_CENTS <= 2**63 - 1

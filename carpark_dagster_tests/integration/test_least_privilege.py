@@ -149,6 +149,14 @@ def test_the_pipeline_role_is_told_to_migrate_as_the_owner(postgres_dsn, login_r
         runtime.migrate()
 
 
+def test_on_a_database_never_migrated_the_pipeline_role_creates_nothing(postgres_dsn, login_role):
+    runtime = PostgresResource(dsn=login_role("carpark_pipeline"))
+    first = bundled_migrations()[0].version
+    with pytest.raises(MigrationsNotPermitted, match=f"{first}, .* are pending"):
+        runtime.migrate()
+    assert _one(postgres_dsn, "SELECT to_regclass('public.carpark_schema_migrations')") == (None,)
+
+
 def test_a_role_without_the_groups_cannot_read_the_migrations(postgres_dsn, login_role):
     migrated(postgres_dsn)
     group = f"carpark_test_nobody_{uuid.uuid4().hex[:8]}"

@@ -299,6 +299,8 @@ def test_old_quarantine_reasons_quoting_values_become_fixed_texts(postgres_dsn):
         ("k5", "unknown location 'Mars'"),
         ("k5", "unknown location"),  # already written again by a newer tick: left alone
         ("k6", "exit without a matching entry"),
+        ("k7", f"exit earlier than the open entry (ses-{HOOK_TOKEN})"),
+        ("k7", "exit earlier than the open entry (ses-other)"),  # one of the two is rewritten
     ]
     with psycopg.connect(postgres_dsn, autocommit=True) as conn:
         apply_migrations(conn, before)
@@ -319,4 +321,6 @@ def test_old_quarantine_reasons_quoting_values_become_fixed_texts(postgres_dsn):
         ("k5", "unknown location"),
         ("k5", "unknown location 'Mars'"),
         ("k6", "exit without a matching entry"),
+        ("k7", "exit earlier than the open entry"),
+        ("k7", "exit earlier than the open entry (ses-other)"),
     ]

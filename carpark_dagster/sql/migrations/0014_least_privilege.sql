@@ -17,26 +17,35 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA carpark
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
 -- Quarantine reasons are fixed texts now (docs/security.md): older rows quoted the bad value,
--- e.g. "unknown location 'X'". Rewritten to the fixed text (the record keeps the value), so a
--- replay finds them under the same (record_key, reason) and adds no second row. A record
--- rewritten twice would collide only with itself, which the NOT EXISTS leaves alone.
+-- e.g. "unknown location 'X'", or a session id taken from the input. Rewritten to the fixed
+-- text (the record keeps the value), so that a replay finds them under the same
+-- (record_key, reason) and adds no second row. Where a record has several old reasons that
+-- become one text (an exit before two different entries), one of them is rewritten and the
+-- others stay as they are; nothing is deleted.
 UPDATE carpark.quarantine q
-SET reason = fixed.reason
+SET reason = fixed.new_reason
 FROM (
-    SELECT record_key, reason AS old_reason,
-           CASE
-               WHEN reason LIKE 'unknown location %' THEN 'unknown location'
-               WHEN reason LIKE 'unparseable entry time %' THEN 'unparseable entry time'
-               WHEN reason LIKE 'unparseable exit time %' THEN 'unparseable exit time'
-               WHEN reason ~ '^malformed plate .* \(rule ''(any|sg)''\)$'
-                   THEN 'malformed plate (rule ' || substring(reason FROM '\(rule ''(any|sg)''\)$') || ')'
-           END AS reason
-    FROM carpark.quarantine
+    SELECT DISTINCT ON (record_key, new_reason) record_key, reason, new_reason
+    FROM (
+        SELECT record_key, reason,
+               CASE
+                   WHEN reason LIKE 'unknown location %' THEN 'unknown location'
+                   WHEN reason LIKE 'unparseable entry time %' THEN 'unparseable entry time'
+                   WHEN reason LIKE 'unparseable exit time %' THEN 'unparseable exit time'
+                   WHEN reason LIKE 'exit earlier than the open entry (%'
+                       THEN 'exit earlier than the open entry'
+                   WHEN reason ~ '^malformed plate .* \(rule ''(any|sg)''\)$'
+                       THEN 'malformed plate (rule '
+                            || substring(reason FROM '\(rule ''(any|sg)''\)$') || ')'
+               END AS new_reason
+        FROM carpark.quarantine
+    ) old
+    WHERE new_reason IS NOT NULL
+    ORDER BY record_key, new_reason, reason
 ) fixed
 WHERE q.record_key = fixed.record_key
-  AND q.reason = fixed.old_reason
-  AND fixed.reason IS NOT NULL
+  AND q.reason = fixed.reason
   AND NOT EXISTS (
       SELECT FROM carpark.quarantine other
-      WHERE other.record_key = q.record_key AND other.reason = fixed.reason
+      WHERE other.record_key = q.record_key AND other.reason = fixed.new_reason
   );
