@@ -13,7 +13,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from carpark_dagster_tests.local_http import QuietHandler, serving
 
 XSRF = {"kibana": "kbn-xsrf", "opensearch-dashboards": "osd-xsrf"}
 NAME = {"kibana": "kbn-name", "opensearch-dashboards": "osd-name"}
@@ -46,7 +47,7 @@ def dashboards(product: str, **options) -> Iterator[Dashboards]:
     server_state = Dashboards(product=product, **options)
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _send(self, status: int, body: dict) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -107,16 +108,6 @@ def dashboards(product: str, **options) -> Iterator[Dashboards]:
             }
             self._send(200, answer)
 
-        def log_message(self, *args):  # keep the test output quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server_state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(Handler) as base:
+        server_state.url = base
         yield server_state
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -9,7 +9,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from carpark_dagster_tests.local_http import QuietHandler, serving
 
 HANG = "hang"
 
@@ -28,7 +29,7 @@ def webhook(*script, hang_s: float = 3.0, path: str = "/hooks/T0KEN") -> Iterato
     hook = Webhook(url="", script=list(script or [200]), hang_s=hang_s)
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):  # the standard library names it
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             with lock:
@@ -44,16 +45,6 @@ def webhook(*script, hang_s: float = 3.0, path: str = "/hooks/T0KEN") -> Iterato
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, *args):  # keep the test output quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    hook.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
-    try:
+    with serving(Handler) as base:
+        hook.url = f"{base}{path}"
         yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
