@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 CARPARK_TZ = ZoneInfo("Asia/Singapore")
@@ -79,8 +79,8 @@ class MoneyFigures:
 class StayFigures:
     """Average and median stay in whole seconds per location, and over all locations."""
 
-    by_location: Mapping[str, tuple[int, int]]  # location -> (average, median)
-    overall: tuple[int, int] | None = None
+    by_location: Mapping[str, tuple[int | None, int | None]]  # location -> (average, median)
+    overall: tuple[int | None, int | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,64 @@ class EarningsReport:
             if p.period.name == name:
                 return p
         raise ReportError("that period is not in the report")
+
+
+# The rollup's buckets (docs/reporting.md, "How it stays cheap"): five minutes of exit time,
+# counted from the Unix epoch (PostgreSQL's date_bin with the same origin).
+BUCKET_SECONDS = 300
+
+
+def bucket_bounds(period: Period) -> tuple[datetime, datetime]:
+    """The five-minute buckets wholly inside the period, as [first, end): the rollup covers
+    those, the sessions before `first` and from `end` are read one by one. Equal (at the
+    period's start) when no whole bucket fits."""
+    start, end = period.start.timestamp(), period.end.timestamp()
+    first = -(-start // BUCKET_SECONDS) * BUCKET_SECONDS
+    last = end // BUCKET_SECONDS * BUCKET_SECONDS
+    if first >= last:
+        return period.start, period.start
+    return datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last, UTC)
+
+
+def summed_figures(
+    rows: Iterable[tuple[str, int, int, int, int]],
+) -> tuple[MoneyFigures, dict[str, tuple[int, int]]]:
+    """Money per location and by hour, and (sessions, stay seconds) per location, from
+    signed rows (location, hour of day, sessions, cents, stay seconds) such as the rollup's
+    buckets plus and minus single sessions. Locations left with no session are left out."""
+    sums: dict[str, list[int]] = {}
+    hours = [0] * HOURS
+    for location, hour, sessions, cents, stay_seconds in rows:
+        entry = sums.setdefault(location, [0, 0, 0])
+        entry[0] += int(sessions)
+        entry[1] += int(cents)
+        entry[2] += int(stay_seconds)
+        hours[int(hour)] += int(cents)
+    kept = {k: v for k, v in sums.items() if v[0]}
+    money = MoneyFigures(
+        by_location={k: (v[0], v[1]) for k, v in kept.items()}, hourly_cents=tuple(hours)
+    )
+    return money, {k: (v[0], v[2]) for k, v in kept.items()}
+
+
+def average_seconds(sessions: int, stay_seconds: int) -> int | None:
+    """The average stay in whole seconds, halves rounded up (as PostgreSQL's round)."""
+    if not sessions:
+        return None
+    return int((Decimal(stay_seconds) / Decimal(sessions)).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def stay_figures(
+    stay_sums: Mapping[str, tuple[int, int]],
+    medians: Mapping[str, int | None],
+    overall_median: int | None,
+) -> StayFigures:
+    """Average stays (exact, from the sums) with the medians (from the search engine)."""
+    total = (sum(n for n, _ in stay_sums.values()), sum(s for _, s in stay_sums.values()))
+    return StayFigures(
+        by_location={k: (average_seconds(n, s), medians.get(k)) for k, (n, s) in stay_sums.items()},
+        overall=(average_seconds(*total), overall_median) if total[0] else None,
+    )
 
 
 def period_report(

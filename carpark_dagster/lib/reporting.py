@@ -1,6 +1,7 @@
 """The earnings report computed (docs/reporting.md), for the `location_earnings` asset and
-`carpark report` alike: the money from the search engine (the lab's answer came from there,
-and it is what Kibana shows), the stays and occupancy from PostgreSQL, and PostgreSQL's own
+`carpark report` alike: the money and the median stays from the search engine (the lab's
+answer came from there, and it is what Kibana shows), the average stays and occupancy from
+PostgreSQL's rollups (docs/reporting.md, "How it stays cheap"), and PostgreSQL's own
 recomputation of the money over the same sessions (those up to the search sync watermark,
 less the dead letters) for the blocking check.
 
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from carpark_dagster.domain.reporting import (
+    ALL_LOCATIONS,
     DEFAULT_PERIODS,
     EarningsReport,
     money_differences,
     period_report,
     periods_named,
+    stay_figures,
 )
 from carpark_dagster.domain.sessions import format_watermark
 from carpark_dagster.lib.search_sync import SYNC_CONSUMER
@@ -75,8 +78,10 @@ def compute_report(
         reports, differences = [], []
         occupancy = postgres.occupancy()
         for period in wanted:
-            money = index.period_money(period)
-            recomputed, stays = postgres.period_figures(period, mark)
+            money, medians = index.period_money(period)
+            recomputed, stay_sums = postgres.period_figures(period, mark)
+            overall_median = medians.pop(ALL_LOCATIONS, None)
+            stays = stay_figures(stay_sums, medians, overall_median)
             report = period_report(period, money, stays, occupancy)
             reports.append(report)
             differences += money_differences(report, recomputed)

@@ -33,7 +33,13 @@ from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.earnings import LocationTotals
 from carpark_dagster.domain.ledger import StateQuery
 from carpark_dagster.domain.redaction import redact_secrets, secret_values
-from carpark_dagster.domain.reporting import EarningsReport, MoneyFigures, Period, StayFigures
+from carpark_dagster.domain.reporting import (
+    EarningsReport,
+    MoneyFigures,
+    Period,
+    bucket_bounds,
+    summed_figures,
+)
 from carpark_dagster.domain.sessions import (
     EPOCH_WATERMARK,
     PENDING_COLUMNS,
@@ -272,45 +278,47 @@ VALUES (%s, %s, %s, %s, %s, %s)
 """
 # Maintained by triggers on parking_sessions (migration 0005): a handful of rows, whatever
 # the size of the history.
-# The earnings report (docs/reporting.md). Closed sessions whose exit lies in the period, up to
-# the search sync watermark (what the index holds), less the search dead letters: found by the
-# partial index on exit_time (0012), so the cost follows the period, not the history. One
-# statement gives the money per location, and the stays per location and over all (the row
-# with a NULL location, from the grouping set ()).
+# The earnings report (docs/reporting.md, "How it stays cheap"). Closed sessions whose exit
+# lies in the period, up to the search sync watermark (what the index holds), less the
+# search dead letters, per location and hour of day (carpark time): from the five-minute
+# rollup kept by the triggers (0015), so the cost follows the period's buckets, not its
+# sessions; plus the sessions of the partial buckets at either edge (none when the period's
+# ends fall on five minutes, as a tick's do); less the sessions the rollup counts that the
+# index does not hold (changed after the watermark — found by the keyset index — or dead
+# letters). Each row: location, hour, sessions, cents, stay seconds (negative: subtracted).
 SELECT_PERIOD_FIGURES = """
-SELECT s.location_id,
-       count(*),
-       coalesce(sum(s.charge_cents), 0),
-       round(avg(s.duration_seconds))::bigint,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_seconds))::bigint
+SELECT location_id, extract(hour FROM exit_bucket AT TIME ZONE 'Asia/Singapore')::int,
+       sessions, total_charge_cents, stay_seconds
+FROM carpark.exit_rollup
+WHERE exit_bucket >= %(bucket_start)s AND exit_bucket < %(bucket_end)s
+UNION ALL
+SELECT s.location_id, extract(hour FROM s.exit_time AT TIME ZONE 'Asia/Singapore')::int,
+       1, s.charge_cents, s.duration_seconds
 FROM carpark.parking_sessions AS s
 WHERE s.status = 'closed'
-  AND s.exit_time >= %(start)s AND s.exit_time < %(end)s
+  AND ((s.exit_time >= %(start)s AND s.exit_time < %(bucket_start)s)
+       OR (s.exit_time >= %(bucket_end)s AND s.exit_time < %(end)s))
   AND (s.updated_at, s.session_id) <= (%(updated_at)s, %(session_id)s)
   AND NOT EXISTS (SELECT 1 FROM carpark.search_dead_letters AS d
                   WHERE d.session_id = s.session_id)
-GROUP BY GROUPING SETS ((s.location_id), ())
-ORDER BY s.location_id NULLS LAST
-"""
-# The same sessions' charges by hour of day in carpark time (exit time).
-SELECT_PERIOD_HOURLY = """
-SELECT extract(hour FROM s.exit_time AT TIME ZONE 'Asia/Singapore')::int AS hour,
-       sum(s.charge_cents)
-FROM carpark.parking_sessions AS s
+UNION ALL
+SELECT s.location_id, extract(hour FROM s.exit_time AT TIME ZONE 'Asia/Singapore')::int,
+       -1, -s.charge_cents, -s.duration_seconds
+FROM (
+    SELECT session_id FROM carpark.parking_sessions
+    WHERE (updated_at, session_id) > (%(updated_at)s, %(session_id)s)
+    UNION
+    SELECT session_id FROM carpark.search_dead_letters
+) AS missing
+JOIN carpark.parking_sessions AS s USING (session_id)
 WHERE s.status = 'closed'
-  AND s.exit_time >= %(start)s AND s.exit_time < %(end)s
-  AND (s.updated_at, s.session_id) <= (%(updated_at)s, %(session_id)s)
-  AND NOT EXISTS (SELECT 1 FROM carpark.search_dead_letters AS d
-                  WHERE d.session_id = s.session_id)
-GROUP BY hour ORDER BY hour
+  AND s.exit_time >= %(bucket_start)s AND s.exit_time < %(bucket_end)s
 """
-# Cars parked now against each location's capacity (the open sessions' partial index).
+# Cars parked now against each location's capacity (kept by the triggers, 0015).
 SELECT_OCCUPANCY = """
-SELECT l.location_id, count(s.session_id), l.capacity
+SELECT l.location_id, coalesce(t.parked, 0), l.capacity
 FROM carpark.locations AS l
-LEFT JOIN carpark.parking_sessions AS s
-       ON s.location_id = l.location_id AND s.status = 'open'
-GROUP BY l.location_id, l.capacity
+LEFT JOIN carpark.location_totals AS t USING (location_id)
 ORDER BY l.location_id
 """
 INSERT_EARNINGS_REPORT = """
@@ -1124,33 +1132,24 @@ class PostgresResource(dg.ConfigurableResource):
         with self.connect() as conn:
             conn.execute(LIMIT_REPLAYS, {"from": replayable_from})
 
-    def period_figures(self, period: Period, mark: Watermark) -> tuple[MoneyFigures, StayFigures]:
+    def period_figures(
+        self, period: Period, mark: Watermark
+    ) -> tuple[MoneyFigures, dict[str, tuple[int, int]]]:
         """Closed sessions with exits in `period` up to the watermark `mark`, less the dead
-        letters: money per location and by hour, stays per location and overall."""
+        letters: money per location and by hour, and (sessions, stay seconds) per location."""
+        bucket_start, bucket_end = bucket_bounds(period)
         params = {
             "start": period.start,
             "end": period.end,
+            "bucket_start": bucket_start,
+            "bucket_end": bucket_end,
             "updated_at": mark[0],
             "session_id": mark[1],
         }
         with self.connect() as conn, conn.transaction():
             conn.execute(BEGIN_CONSISTENT_READ)
             rows = conn.execute(SELECT_PERIOD_FIGURES, params).fetchall()
-            hourly = conn.execute(SELECT_PERIOD_HOURLY, params).fetchall()
-        hours = [0] * 24
-        for hour, cents in hourly:
-            hours[int(hour)] = int(cents)
-        located = [r for r in rows if r[0] is not None]
-        overall = [r for r in rows if r[0] is None and r[1]]
-        money = MoneyFigures(
-            by_location={r[0]: (int(r[1]), int(r[2])) for r in located},
-            hourly_cents=tuple(hours),
-        )
-        stays = StayFigures(
-            by_location={r[0]: (int(r[3]), int(r[4])) for r in located},
-            overall=(int(overall[0][3]), int(overall[0][4])) if overall else None,
-        )
-        return money, stays
+        return summed_figures(rows)
 
     def occupancy(self) -> dict[str, tuple[int, int]]:
         """Per configured location: (cars parked now, capacity)."""

@@ -5,13 +5,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from carpark_dagster.domain.reporting import (
     ALL_LOCATIONS,
+    BUCKET_SECONDS,
     EarningsReport,
     MoneyFigures,
+    Period,
     ReportError,
     StayFigures,
+    average_seconds,
+    bucket_bounds,
     dollars,
     hourly_from_buckets,
     money_differences,
@@ -21,6 +27,8 @@ from carpark_dagster.domain.reporting import (
     report_document,
     report_table,
     stay,
+    stay_figures,
+    summed_figures,
 )
 
 # 10:00 in Singapore on 27 November.
@@ -160,3 +168,61 @@ def test_the_terminal_table_and_json():
     assert document["totals"]["total_charge_cents"] == 1832
     assert document["totals"]["average_charge_cents"] == "130.86"
     assert len(document["locations"]) == 8
+
+
+# --------------------------------------------------------------------------- the rollup's side
+
+
+@given(
+    start=st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+    ),
+    length=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=8)),
+)
+def test_bucket_bounds_cover_the_whole_buckets_inside_the_period(start, length):
+    period = Period("p", start, start + length)
+    first, end = bucket_bounds(period)
+    assert period.start <= first <= end <= period.end
+    if first == end:
+        # No whole bucket fits: the sessions are all read one by one.
+        assert first == period.start
+        assert length < timedelta(minutes=10)
+    else:
+        assert first.timestamp() % BUCKET_SECONDS == 0 and end.timestamp() % BUCKET_SECONDS == 0
+        # What is left at either edge is less than a bucket.
+        assert first - period.start < timedelta(seconds=BUCKET_SECONDS)
+        assert period.end - end < timedelta(seconds=BUCKET_SECONDS)
+
+
+def test_a_tick_aligned_period_is_all_buckets():
+    as_of = datetime(2026, 11, 27, 2, 5, tzinfo=UTC)
+    for name in ("today", "24h", "7d"):
+        period = period_named(name, as_of)
+        assert bucket_bounds(period) == (period.start, period.end)
+
+
+def test_summed_figures_add_buckets_and_subtract_sessions():
+    rows = [
+        ("P1", 9, 10, 1500, 36000),  # a bucket of the rollup
+        ("P1", 10, 4, 600, 14400),
+        ("P2", 9, 2, 300, 5000),
+        ("P1", 10, -1, -150, -3600),  # a session past the watermark, taken out
+        ("P2", 9, -2, -300, -5000),  # every P2 session a dead letter: P2 is left out
+        ("P3", 23, 1, 75, 1801),  # a session of an edge
+    ]
+    money, stays = summed_figures(rows)
+    assert money.by_location == {"P1": (13, 1950), "P3": (1, 75)}
+    assert money.hourly_cents[9] == 1500 and money.hourly_cents[10] == 450
+    assert money.hourly_cents[23] == 75 and sum(money.hourly_cents) == 2025
+    assert stays == {"P1": (13, 46800), "P3": (1, 1801)}
+    figures = stay_figures(stays, {"P1": 3540}, overall_median=3480)
+    assert figures.by_location == {"P1": (3600, 3540), "P3": (1801, None)}
+    assert figures.overall == (3472, 3480)  # 48,601 / 14 = 3,471.5, rounded up
+
+
+def test_average_stays_round_halves_up_like_postgresql():
+    assert average_seconds(2, 3) == 2  # 1.5
+    assert average_seconds(2, 5) == 3  # 2.5
+    assert average_seconds(3, 10) == 3
+    assert average_seconds(0, 0) is None
+    assert stay_figures({}, {}, None).overall is None
