@@ -73,6 +73,14 @@ class StoredSession(NamedTuple):
     charge_cents: int | None
     tariff: str
     updated_at: datetime
+    # Closed at some time (so it may have a search document): a session that never was, open
+    # or ended without an exit, has none (migration 0016).
+    ever_closed: bool = True
+
+
+def has_no_document(session: StoredSession) -> bool:
+    """A session the search index cannot hold: not closed now, and never closed before."""
+    return session.exit_time is None and not session.ever_closed
 
 
 # Where an incremental reader of the stored sessions has got to: the keyset

@@ -28,6 +28,7 @@ from carpark_dagster.domain.sessions import (
     StoredSession,
     Watermark,
     format_watermark,
+    has_no_document,
     watermark_of,
 )
 from carpark_dagster.resources.engines import EngineError
@@ -70,6 +71,7 @@ class SyncOutcome:
     watermark: Watermark
     indexed: int = 0
     deleted: int = 0
+    skipped: int = 0  # sessions never closed: no document, nothing sent
     pages: int = 0
     # Sessions the engine refused during this sync, now dead letters; and how many earlier
     # dead letters this sync indexed (or deleted), which left the table.
@@ -91,6 +93,8 @@ class SyncOutcome:
 class Page:
     rows: list[StoredSession]
     actions: list[BulkAction]
+    # Rows handled without an action: sessions never closed have no document to delete.
+    skipped: frozenset[str] = frozenset()
 
     @property
     def last_key(self) -> Watermark:
@@ -106,7 +110,9 @@ def prefetched_pages(
 
     def fetch(after: Watermark) -> Page:
         rows = read(after)
-        return Page(rows, session_actions(rows, target))
+        skipped = frozenset(r.session_id for r in rows if has_no_document(r))
+        sent = [r for r in rows if r.session_id not in skipped] if skipped else rows
+        return Page(rows, session_actions(sent, target), skipped)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-sync-read") as pool:
         pending = pool.submit(fetch, start)
@@ -132,6 +138,7 @@ class PageResult:
     acknowledged: set[str] = field(default_factory=set)
     indexed: int = 0
     deleted: int = 0
+    skipped: int = 0
     rejected: list[BulkItem] = field(default_factory=list)
     failed: list[BulkItem] = field(default_factory=list)
 
@@ -146,6 +153,10 @@ class PageResult:
 def send_page(index: SessionIndex, page: Page, into: PageResult) -> None:
     """Send one page's actions; record each answer in `into` as it arrives, so that what was
     acknowledged before an EngineError is known to the caller."""
+    into.acknowledged.update(page.skipped)
+    into.skipped += len(page.skipped)
+    if not page.actions:
+        return
     for item in index.bulk(page.actions):
         if item.ok:
             into.acknowledged.add(item.id)
@@ -235,10 +246,11 @@ def sync_changed_sessions(
                     )
     outcome.seconds = time.perf_counter() - progress.started
     log.info(
-        "sync: %d indexed, %d deleted, %d dead-lettered, %d dead letters cleared, %d pages in "
-        "%.2fs (%.0f/s); watermark %s",
+        "sync: %d indexed, %d deleted, %d never closed (nothing to send), %d dead-lettered, "
+        "%d dead letters cleared, %d pages in %.2fs (%.0f/s); watermark %s",
         outcome.indexed,
         outcome.deleted,
+        outcome.skipped,
         len(outcome.dead_lettered),
         outcome.dead_letters_cleared,
         outcome.pages,
@@ -279,6 +291,7 @@ def _commit(
     outcome.pages += 1
     outcome.indexed += result.indexed
     outcome.deleted += result.deleted
+    outcome.skipped += result.skipped
     outcome.dead_lettered += refused
     outcome.dead_letters_cleared += len(cleared)
     dead_letters.difference_update(cleared)

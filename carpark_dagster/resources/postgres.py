@@ -209,7 +209,10 @@ INSERT INTO carpark.gate_events (event_id, plate, location_id, event_type, event
 SELECT event_id, plate, location_id, event_type, event_time FROM stage_events
 ON CONFLICT (event_id) DO NOTHING
 """
-STAGED_SESSION_COLUMNS = ", ".join([*SESSION_ROWS.names, RECORDED_CHARGE])
+# Whether the session has ever been closed (0016): set from its status when written, never
+# cleared by a merge. The search sync skips sessions that never were (they have no document).
+EVER_CLOSED = "ever_closed"
+STAGED_SESSION_COLUMNS = ", ".join([*SESSION_ROWS.names, EVER_CLOSED, RECORDED_CHARGE])
 CREATE_SESSION_STAGE = f"""
 CREATE TEMP TABLE stage_sessions ON COMMIT DROP AS
 SELECT {STAGED_SESSION_COLUMNS} FROM carpark.parking_sessions WITH NO DATA
@@ -228,7 +231,8 @@ ON CONFLICT (session_id) DO UPDATE SET
     duration_seconds  = EXCLUDED.duration_seconds,
     charge_cents      = EXCLUDED.charge_cents,
     tariff            = EXCLUDED.tariff,
-    updated_at        = EXCLUDED.updated_at
+    updated_at        = EXCLUDED.updated_at,
+    ever_closed       = s.ever_closed OR EXCLUDED.ever_closed
 WHERE (s.exit_event_id, s.exit_time, s.status, s.ended_at, s.ended_by_event_id,
        s.charge_cents, s.tariff)
       IS DISTINCT FROM (EXCLUDED.exit_event_id, EXCLUDED.exit_time, EXCLUDED.status,
@@ -1333,6 +1337,7 @@ def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 
 def session_rows(sessions: pd.DataFrame, source: str, updated_at: datetime) -> pa.Table:
     rows = _arrow(sessions.assign(source=source, updated_at=updated_at), SESSION_ROWS)
+    rows = rows.append_column(EVER_CLOSED, pc.equal(rows["status"], "closed"))
     if RECORDED_CHARGE in sessions and sessions[RECORDED_CHARGE].notna().any():
         rows = rows.append_column(
             RECORDED_CHARGE, pa.array(sessions[RECORDED_CHARGE], from_pandas=True)

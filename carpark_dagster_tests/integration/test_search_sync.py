@@ -33,6 +33,11 @@ from carpark_dagster.resources import (
     PostgresResource,
 )
 from carpark_dagster.resources.locks import AdvisoryLock
+from carpark_dagster.resources.postgres import (
+    CREATE_SESSION_STAGE,
+    MERGE_SESSIONS,
+    STAGED_SESSION_COLUMNS,
+)
 from carpark_dagster.resources.search import (
     KEYWORD_IGNORE_ABOVE,
     SESSION_FIELDS,
@@ -583,3 +588,56 @@ def test_a_tick_that_began_first_but_commits_last_still_reaches_the_index(
 
     assert (first.indexed, second.indexed) == (1, 1)
     assert set(documents(search)) == {"a1", "b1"} == closed_ids(postgres)
+
+
+@pytest.mark.services
+def test_sessions_never_closed_are_skipped_and_a_re_opened_one_is_still_deleted(
+    postgres, search, tmp_path
+):
+    """Cars that drive in have no document: the sync sends nothing for them (the first
+    tick of a fresh install deletes nothing), though it moves past them; a session once
+    closed keeps `ever_closed` through the merge, so re-opening it still deletes its
+    document."""
+    result = run_pipeline(
+        pipeline_resources(postgres, search, tmp_path, seed=5), "2026-11-27T08:30+08:00"
+    )
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("es_index")
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    never_closed, closed_flagged_wrong = execute(
+        postgres,
+        "SELECT count(*) FILTER (WHERE status <> 'closed'), "
+        "       count(*) FILTER (WHERE status = 'closed' AND NOT ever_closed) "
+        "FROM carpark.parking_sessions",
+    )[0]
+    assert never_closed > 100 and closed_flagged_wrong == 0
+    assert metadata["never_closed_skipped"] == never_closed
+    assert metadata["documents_deleted"] == 0
+    assert metadata["documents_indexed"] == len(closed_ids(postgres))
+    assert last_key(postgres) == stored_watermark(postgres)  # moved past the skipped rows
+
+    # A late exit re-opens a closed session, through the tick's own merge.
+    [victim] = sorted(closed_ids(postgres))[:1]
+    with postgres.connect() as conn, conn.transaction():
+        conn.execute(CREATE_SESSION_STAGE)
+        conn.execute(
+            f"INSERT INTO stage_sessions ({STAGED_SESSION_COLUMNS}) "
+            f"SELECT {STAGED_SESSION_COLUMNS.replace('ever_closed', 'false')} "
+            "FROM carpark.parking_sessions WHERE session_id = %s",
+            (victim,),
+        )
+        conn.execute(
+            "UPDATE stage_sessions SET exit_event_id = NULL, exit_time = NULL, "
+            "duration_seconds = NULL, charge_cents = NULL, status = 'open', "
+            "updated_at = clock_timestamp()"
+        )
+        assert conn.execute(MERGE_SESSIONS).rowcount == 1
+    assert execute(
+        postgres,
+        "SELECT status, ever_closed FROM carpark.parking_sessions WHERE session_id = %s",
+        victim,
+    ) == [("open", True)]
+    outcome = sync(postgres, search)
+    assert (outcome.indexed, outcome.deleted, outcome.skipped) == (0, 1, 0)
+    assert victim not in documents(search)
+    assert index_totals(search) == postgres_totals(postgres)

@@ -99,3 +99,16 @@ def test_a_retry_reports_what_is_still_refused_and_says_when_there_was_nothing()
         "  still refused          1",
         "    s-9: status 400, mapper_parsing_exception: y",
     ]
+
+
+def test_a_page_sends_nothing_for_sessions_never_closed():
+    parked = stored("p")._replace(exit_time=None, duration_seconds=None, charge_cents=None)
+    rows = [
+        stored("a"),
+        parked._replace(ever_closed=False),  # drove in, still parked: no document
+        parked._replace(session_id="r"),  # re-opened by a late exit: its document goes
+    ]
+    [page] = list(prefetched_pages(lambda after: rows, EPOCH_WATERMARK, 10, target="idx"))
+    assert page.skipped == frozenset({"p"})
+    assert [action.split('"_id":')[1] for action, _ in page.actions] == ['"a"}}', '"r"}}']
+    assert page.actions[1][0].startswith('{"delete"')
