@@ -153,24 +153,26 @@ def bucket_bounds(period: Period) -> tuple[datetime, datetime]:
 
 
 def summed_figures(
-    rows: Iterable[tuple[str, int, int, int, int]],
+    rows: Iterable[tuple[str, int, int, int, int, int]],
 ) -> tuple[MoneyFigures, dict[str, tuple[int, int]]]:
-    """Money per location and by hour, and (sessions, stay seconds) per location, from
-    signed rows (location, hour of day, sessions, cents, stay seconds) such as the rollup's
-    buckets plus and minus single sessions. Locations left with no session are left out."""
+    """Money per location and by hour, and (sessions with a stay, their stay seconds) per
+    location, from signed rows (location, hour of day, sessions, cents, sessions with a stay,
+    stay seconds) such as the rollup's buckets plus and minus single sessions. Locations left
+    with no session are left out."""
     sums: dict[str, list[int]] = {}
     hours = [0] * HOURS
-    for location, hour, sessions, cents, stay_seconds in rows:
-        entry = sums.setdefault(location, [0, 0, 0])
+    for location, hour, sessions, cents, timed, stay_seconds in rows:
+        entry = sums.setdefault(location, [0, 0, 0, 0])
         entry[0] += int(sessions)
         entry[1] += int(cents)
-        entry[2] += int(stay_seconds)
+        entry[2] += int(timed)
+        entry[3] += int(stay_seconds)
         hours[int(hour)] += int(cents)
     kept = {k: v for k, v in sums.items() if v[0]}
     money = MoneyFigures(
         by_location={k: (v[0], v[1]) for k, v in kept.items()}, hourly_cents=tuple(hours)
     )
-    return money, {k: (v[0], v[2]) for k, v in kept.items()}
+    return money, {k: (v[2], v[3]) for k, v in kept.items()}
 
 
 def average_seconds(sessions: int, stay_seconds: int) -> int | None:

@@ -203,17 +203,17 @@ def test_a_tick_aligned_period_is_all_buckets():
 
 def test_summed_figures_add_buckets_and_subtract_sessions():
     rows = [
-        ("P1", 9, 10, 1500, 36000),  # a bucket of the rollup
-        ("P1", 10, 4, 600, 14400),
-        ("P2", 9, 2, 300, 5000),
-        ("P1", 10, -1, -150, -3600),  # a session past the watermark, taken out
-        ("P2", 9, -2, -300, -5000),  # every P2 session a dead letter: P2 is left out
-        ("P3", 23, 1, 75, 1801),  # a session of an edge
+        ("P1", 9, 10, 1500, 10, 36000),  # a bucket of the rollup
+        ("P1", 10, 5, 700, 4, 14400),  # one old session without a duration
+        ("P2", 9, 2, 300, 2, 5000),
+        ("P1", 10, -1, -150, -1, -3600),  # a session past the watermark, taken out
+        ("P2", 9, -2, -300, -2, -5000),  # every P2 session a dead letter: P2 is left out
+        ("P3", 23, 1, 75, 1, 1801),  # a session of an edge
     ]
     money, stays = summed_figures(rows)
-    assert money.by_location == {"P1": (13, 1950), "P3": (1, 75)}
-    assert money.hourly_cents[9] == 1500 and money.hourly_cents[10] == 450
-    assert money.hourly_cents[23] == 75 and sum(money.hourly_cents) == 2025
+    assert money.by_location == {"P1": (14, 2050), "P3": (1, 75)}
+    assert money.hourly_cents[9] == 1500 and money.hourly_cents[10] == 550
+    assert money.hourly_cents[23] == 75 and sum(money.hourly_cents) == 2125
     assert stays == {"P1": (13, 46800), "P3": (1, 1801)}
     figures = stay_figures(stays, {"P1": 3540}, overall_median=3480)
     assert figures.by_location == {"P1": (3600, 3540), "P3": (1801, None)}

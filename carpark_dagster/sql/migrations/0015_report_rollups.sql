@@ -9,6 +9,9 @@ CREATE TABLE carpark.exit_rollup (
     exit_bucket         timestamptz NOT NULL,  -- date_bin('5 minutes', exit_time, epoch)
     sessions            bigint NOT NULL,
     total_charge_cents  bigint NOT NULL,
+    -- Stays: sessions with a duration (all the ticks' have one; a row from before 0002 may
+    -- not) and the sum of their durations, so the average is exactly avg(duration_seconds).
+    timed_sessions      bigint NOT NULL,
     stay_seconds        bigint NOT NULL,
     PRIMARY KEY (exit_bucket, location_id)
 );
@@ -17,7 +20,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON carpark.exit_rollup TO carpark_pipeline;
 
 INSERT INTO carpark.exit_rollup
 SELECT location_id, date_bin('5 minutes', exit_time, TIMESTAMPTZ 'epoch'), count(*),
-       sum(charge_cents), sum(duration_seconds)
+       sum(charge_cents), count(duration_seconds), coalesce(sum(duration_seconds), 0)
 FROM carpark.parking_sessions
 WHERE status = 'closed'
 GROUP BY 1, 2;
@@ -57,15 +60,19 @@ BEGIN
                     total_charge_cents = t.total_charge_cents + EXCLUDED.total_charge_cents,
                     parked = t.parked + EXCLUDED.parked)
         INSERT INTO carpark.exit_rollup AS r
-            (location_id, exit_bucket, sessions, total_charge_cents, stay_seconds)
+            (location_id, exit_bucket, sessions, total_charge_cents, timed_sessions,
+             stay_seconds)
         SELECT location_id, date_bin('5 minutes', exit_time, TIMESTAMPTZ 'epoch'),
-               sum(sign), sum(sign * charge_cents), sum(sign * duration_seconds)
+               sum(sign), sum(sign * charge_cents),
+               coalesce(sum(sign) FILTER (WHERE duration_seconds IS NOT NULL), 0),
+               coalesce(sum(sign * duration_seconds), 0)
         FROM change
         WHERE status = 'closed'
         GROUP BY 1, 2
         ON CONFLICT (exit_bucket, location_id) DO UPDATE
             SET sessions = r.sessions + EXCLUDED.sessions,
                 total_charge_cents = r.total_charge_cents + EXCLUDED.total_charge_cents,
+                timed_sessions = r.timed_sessions + EXCLUDED.timed_sessions,
                 stay_seconds = r.stay_seconds + EXCLUDED.stay_seconds
     $sql$, change);
     RETURN NULL;
