@@ -5,8 +5,9 @@
 
 For each history size: a scratch database filled with that many stored sessions (and their
 search documents, so the reconciliation check holds), an hour of warm-up ticks, then three
-ticks of about 10,000 sessions each, every tick a fresh process that runs the tick job's five
-assets with `dg.materialize` (in-process executor, as deployed). Printed per tick: run time
+ticks of about 10,000 sessions each, every tick a fresh process that runs the tick job's
+assets (the five of the lineage and the dashboard page) with `dg.materialize` (in-process
+executor, as deployed). Printed per tick: run time
 (RUN_START to RUN_SUCCESS in Dagster's event log), wall time of the materialize call, the
 process's peak RSS, the simulator's share, sessions closed and events.
 
@@ -76,7 +77,7 @@ def run_tick(args: argparse.Namespace) -> dict:
     """One tick at `args.now`, in this (fresh) process, through Dagster's execution."""
     import dagster as dg
 
-    from carpark_dagster.defs.tick import assets
+    from carpark_dagster.defs.tick import assets, dashboard
     from carpark_dagster.resources import (
         CarparkConfigResource,
         ElasticsearchResource,
@@ -86,6 +87,7 @@ def run_tick(args: argparse.Namespace) -> dict:
         RunPickleIOManager,
         TickClockResource,
     )
+    from carpark_dagster.resources.reports import ReportsResource
 
     resources = {
         "postgres": PostgresResource(dsn=args.dsn),
@@ -96,6 +98,7 @@ def run_tick(args: argparse.Namespace) -> dict:
         ),
         "io_manager": RunPickleIOManager(base_dir=args.io_dir),
         "inbox": InboxResource(),
+        "reports": ReportsResource(directory=str(Path(args.io_dir).parent / "reports")),
         "tick_clock": TickClockResource(
             start=START, now=args.now, max_windows_per_run=args.max_windows
         ),
@@ -103,7 +106,9 @@ def run_tick(args: argparse.Namespace) -> dict:
     with dg.instance_for_test() as instance:
         started = time.perf_counter()
         result = dg.materialize(
-            dg.load_assets_from_modules([assets]), resources=resources, instance=instance
+            dg.load_assets_from_modules([assets, dashboard]),
+            resources=resources,
+            instance=instance,
         )
         wall = time.perf_counter() - started
         run_seconds = _run_seconds(instance, result.run_id)
