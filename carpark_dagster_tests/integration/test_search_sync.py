@@ -32,6 +32,8 @@ from carpark_dagster.resources import (
     ElasticsearchResource,
     PostgresResource,
 )
+from carpark_dagster.resources import search as search_resource
+from carpark_dagster.resources.engines import EngineError
 from carpark_dagster.resources.locks import AdvisoryLock
 from carpark_dagster.resources.postgres import (
     CREATE_SESSION_STAGE,
@@ -42,6 +44,7 @@ from carpark_dagster.resources.search import (
     KEYWORD_IGNORE_ABOVE,
     SESSION_FIELDS,
     SESSION_MAPPING,
+    SessionIndex,
 )
 from carpark_dagster_tests.integration.conftest import SEARCH_URL
 from carpark_dagster_tests.integration.pipeline_runs import pipeline_resources, run_pipeline
@@ -640,4 +643,56 @@ def test_sessions_never_closed_are_skipped_and_a_re_opened_one_is_still_deleted(
     outcome = sync(postgres, search)
     assert (outcome.indexed, outcome.deleted, outcome.skipped) == (0, 1, 0)
     assert victim not in documents(search)
+    assert index_totals(search) == postgres_totals(postgres)
+
+
+def test_a_page_larger_than_a_request_goes_as_concurrent_streams(postgres, search, monkeypatch):
+    """Pages beyond one request are sent as BULK_STREAMS concurrent streams: every action is
+    answered once, whichever stream carried it."""
+    monkeypatch.setattr(search_resource, "BULK_CHUNK_DOCS", 50)
+    add_sessions(postgres, 1, 1000, open_every=7)
+    streams: list[str] = []
+    original = SessionIndex._bulk_stream
+
+    def recorded(self, actions):
+        streams.append(threading.current_thread().name)
+        return original(self, actions)
+
+    monkeypatch.setattr(SessionIndex, "_bulk_stream", recorded)
+    outcome = sync(postgres, search, page_size=1000)
+
+    assert len(streams) == search_resource.BULK_STREAMS
+    assert all(name.startswith("search-bulk") for name in streams)
+    assert outcome.indexed == len(closed_ids(postgres)) == 1000 - 1000 // 7
+    assert outcome.sent + outcome.skipped == 1000
+    assert last_key(postgres) == stored_watermark(postgres)
+    assert index_totals(search) == postgres_totals(postgres)
+
+
+def test_a_stream_that_fails_keeps_what_the_others_acknowledged(postgres, search, monkeypatch):
+    """When the engine fails one stream, the answers of the others (and the failing
+    stream's before its failure) still count: the watermark moves past the acknowledged
+    prefix, and the next sync sends the rest."""
+    monkeypatch.setattr(search_resource, "BULK_CHUNK_DOCS", 50)
+    add_sessions(postgres, 1, 400)
+    original = SessionIndex._bulk_stream
+
+    def second_half_fails(self, actions):
+        if session_id(1) in actions[0][0]:
+            yield from original(self, actions)
+            return
+        yield from original(self, actions[:10])
+        raise EngineError("search engine at test is unreachable (cut by the test)")
+
+    monkeypatch.setattr(SessionIndex, "_bulk_stream", second_half_fails)
+    with pytest.raises(SyncInterrupted) as caught:
+        sync(postgres, search, page_size=400)
+    kept = caught.value.outcome
+    assert kept.indexed == 210  # the first stream's 200, the second's first 10
+    # The watermark stops before the first unacknowledged row, the second stream's 11th.
+    assert kept.watermark[1] == session_id(210)
+    monkeypatch.undo()
+
+    caught_up = sync(postgres, search)
+    assert caught_up.indexed == 190
     assert index_totals(search) == postgres_totals(postgres)
