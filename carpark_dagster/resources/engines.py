@@ -88,6 +88,9 @@ class Engine:
         self.client.close()
 
 
+POOL_SIZE = 4
+
+
 def connect(settings: ConnectionSettings, engine: str = "auto") -> Engine:
     """Connect to `settings.url`; with `engine='auto'` ask the root endpoint which engine it is."""
     if engine == "auto":
@@ -139,6 +142,10 @@ def _opensearch(settings: ConnectionSettings) -> Engine:
         "retry_on_timeout": True,
         "verify_certs": settings.verify_certs,
         "ssl_show_warn": settings.verify_certs,
+        # Connections kept open to the node: the bulk streams run concurrently
+        # (BULK_STREAMS in resources/search.py); with one, every other request opened a
+        # connection and threw it away, with a warning. (Elasticsearch's client keeps 10.)
+        "pool_maxsize": POOL_SIZE,
     }
     if settings.ca_certs:
         options["ca_certs"] = settings.ca_certs

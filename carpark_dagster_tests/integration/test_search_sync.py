@@ -33,7 +33,7 @@ from carpark_dagster.resources import (
     PostgresResource,
 )
 from carpark_dagster.resources import search as search_resource
-from carpark_dagster.resources.engines import EngineError
+from carpark_dagster.resources.engines import POOL_SIZE, EngineError
 from carpark_dagster.resources.locks import AdvisoryLock
 from carpark_dagster.resources.postgres import (
     CREATE_SESSION_STAGE,
@@ -646,9 +646,11 @@ def test_sessions_never_closed_are_skipped_and_a_re_opened_one_is_still_deleted(
     assert index_totals(search) == postgres_totals(postgres)
 
 
-def test_a_page_larger_than_a_request_goes_as_concurrent_streams(postgres, search, monkeypatch):
+def test_a_page_larger_than_a_request_goes_as_concurrent_streams(
+    postgres, search, monkeypatch, caplog
+):
     """Pages beyond one request are sent as BULK_STREAMS concurrent streams: every action is
-    answered once, whichever stream carried it."""
+    answered once, whichever stream carried it; the client keeps a connection per stream."""
     monkeypatch.setattr(search_resource, "BULK_CHUNK_DOCS", 50)
     add_sessions(postgres, 1, 1000, open_every=7)
     streams: list[str] = []
@@ -662,6 +664,8 @@ def test_a_page_larger_than_a_request_goes_as_concurrent_streams(postgres, searc
     outcome = sync(postgres, search, page_size=1000)
 
     assert len(streams) == search_resource.BULK_STREAMS
+    assert search_resource.BULK_STREAMS <= POOL_SIZE
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
     assert all(name.startswith("search-bulk") for name in streams)
     assert outcome.indexed == len(closed_ids(postgres)) == 1000 - 1000 // 7
     assert outcome.sent + outcome.skipped == 1000
