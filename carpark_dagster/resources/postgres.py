@@ -1175,8 +1175,7 @@ class PostgresResource(dg.ConfigurableResource):
             "updated_at": mark[0],
             "session_id": mark[1],
         }
-        with self.connect() as conn, conn.transaction():
-            conn.execute(BEGIN_CONSISTENT_READ)
+        with self.connect() as conn:  # one statement: one snapshot
             rows = conn.execute(SELECT_PERIOD_FIGURES, params).fetchall()
         return summed_figures(rows)
 

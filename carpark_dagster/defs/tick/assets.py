@@ -242,10 +242,10 @@ def es_index(
     context: dg.AssetExecutionContext, postgres: PostgresResource, search: ElasticsearchResource
 ) -> dg.MaterializeResult:
     """Sessions changed since the last sync, sent to the `carpark-sessions` alias (`_id` =
-        session id): closed ones indexed, re-opened ones deleted, ones never closed skipped (they
-    have no document). The watermark in PostgreSQL
-        advances past documents the engine acknowledged or refused; refused ones become dead
-        letters (see `carpark_dagster.lib.search_sync`)."""
+    session id): closed ones indexed, re-opened ones deleted, ones never closed skipped (they
+    have no document). The watermark in PostgreSQL advances past documents the engine
+    acknowledged or refused; refused ones become dead letters (see
+    `carpark_dagster.lib.search_sync`)."""
     try:
         with search.session_index() as index:
             outcome = sync_changed_sessions(postgres, index, context.log, SYNC_CONSUMER)
