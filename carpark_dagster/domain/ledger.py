@@ -29,14 +29,23 @@ from carpark_dagster.domain.sessions import (
 class StateQuery:
     """What a window reads: the plates `(locations[i], plates[i])` it has events of; waiting
     events of those plates or from before `pending_before`; sessions of those plates (and of
-    the waiting events' plates) that are open or ended at or after `ended_since`; and open
-    sessions, at any plate, that entered before their location's `expired_before`."""
+    the waiting events' plates) that are open or ended at or after `ended_since` and at or
+    after the plate's first event; and open sessions, at any plate, that entered before their
+    location's `expired_before`.
+
+    `first_times[i]` is the earliest event time the window has for plate i (for a waiting
+    event's plate: that event's time, if earlier). A session of the plate that ended before
+    it cannot change: replayed, its entry and its end come before every other event of the
+    plate, and leave no car parked (sessions of one plate never overlap). Not reading those
+    spares a tick the plates' earlier visits of the day (~45% of its read at 10k sessions a
+    tick). None: every session ended since `ended_since` is read."""
 
     locations: list[str]
     plates: list[str]
     pending_before: pd.Timestamp
     ended_since: pd.Timestamp
     expired_before: Mapping[str, pd.Timestamp]
+    first_times: list[pd.Timestamp] | None = None
 
 
 class StateLedger:
@@ -67,11 +76,14 @@ class StateLedger:
         pending = pending[
             _keys_of(pending).isin(keys) | (pending["event_time"] < query.pending_before)
         ]
-        keys = keys.union(_keys_of(pending))
+        since = plate_first_times(query, pending)
         sessions = self._sessions
         is_open = sessions["status"] == OPEN
         ended = sessions["exit_time"].fillna(sessions["ended_at"])
-        of_plates = _keys_of(sessions).isin(keys) & (is_open | (ended >= query.ended_since))
+        session_keys = _keys_of(sessions)
+        first = pd.Series(_utc(since.reindex(session_keys).to_numpy()), index=sessions.index)
+        recent = (ended >= query.ended_since) & (first.isna() | (ended >= first))
+        of_plates = session_keys.isin(since.index) & (is_open | recent)
         limits = sessions["location_id"].map(query.expired_before)
         expiring = is_open & (sessions["entry_time"] < limits)
         return SessionState(
@@ -95,6 +107,29 @@ class StateLedger:
         kept = self._pending[~self._pending.index.isin(released_pending_ids)]
         self._pending = _concat(kept, pending[PENDING_COLUMNS].set_index("event_id", drop=False))
         self._known.update(events["event_id"])
+
+
+def plate_first_times(query: StateQuery, pending: pd.DataFrame) -> pd.Series:
+    """Per plate read, `(location_id, plate)` -> the earliest of its first time in the query
+    and its waiting events' times; NaT for every plate when the query has no first times."""
+    frame = pd.DataFrame(
+        {
+            "location_id": [*query.locations, *pending["location_id"]],
+            "plate": [*query.plates, *pending["plate"]],
+            "first": _utc(
+                [*query.first_times, *pending["event_time"]]
+                if query.first_times is not None
+                else [pd.NaT] * (len(query.plates) + len(pending))
+            ),
+        }
+    )
+    return frame.groupby(["location_id", "plate"], sort=False)["first"].min()
+
+
+def _utc(values) -> pd.DatetimeIndex:
+    """Times (or NaT) as UTC, whatever they held: all-NaT input comes out zone-less."""
+    times = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(values), dtype=object), utc=True))
+    return times if times.tz is not None else times.tz_localize("UTC")
 
 
 def _keys_of(frame: pd.DataFrame) -> pd.MultiIndex:

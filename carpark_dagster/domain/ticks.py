@@ -138,13 +138,14 @@ def anomalies_by_reason(batches: list[TickBatch]) -> pd.DataFrame:
 def state_query(events: pd.DataFrame, window: Window, config: CarparkConfig) -> StateQuery:
     """What a window's tick reads of the stored state (see `StateQuery`)."""
     as_of = pd.Timestamp(window.end)
-    keys = events[["location_id", "plate"]].drop_duplicates()
+    firsts = events.groupby(["location_id", "plate"], sort=False)["event_time"].min()
     return StateQuery(
-        locations=keys["location_id"].tolist(),
-        plates=keys["plate"].tolist(),
+        locations=firsts.index.get_level_values("location_id").tolist(),
+        plates=firsts.index.get_level_values("plate").tolist(),
         pending_before=as_of - config.lateness,
         ended_since=as_of - config.lateness,
         expired_before={loc: as_of - stay for loc, stay in config.max_stays.items()},
+        first_times=list(firsts),
     )
 
 
@@ -153,15 +154,18 @@ def range_state_query(
 ) -> StateQuery:
     """One read that holds what each of the windows' queries would read (see `StateLedger`)."""
     queries = [state_query(events, window, config) for window, events in windows]
-    keys = pd.DataFrame(
-        {
-            "location_id": [loc for q in queries for loc in q.locations],
-            "plate": [plate for q in queries for plate in q.plates],
-        }
-    ).drop_duplicates()
+    firsts = (
+        pd.concat(
+            pd.Series(q.first_times, index=[q.locations, q.plates], dtype=object) for q in queries
+        )
+        .rename_axis(["location_id", "plate"])
+        .groupby(level=["location_id", "plate"], sort=False)
+        .min()
+    )
     return StateQuery(
-        locations=keys["location_id"].tolist(),
-        plates=keys["plate"].tolist(),
+        locations=firsts.index.get_level_values("location_id").tolist(),
+        plates=firsts.index.get_level_values("plate").tolist(),
+        first_times=list(firsts),
         pending_before=max(q.pending_before for q in queries),
         ended_since=min(q.ended_since for q in queries),
         expired_before={
@@ -173,14 +177,15 @@ def range_state_query(
 def process_windows(
     windows: list[tuple[Window, pd.DataFrame]],
     config: CarparkConfig,
-    read_state: Callable[[StateQuery], SessionState],
-    known_event_ids: Callable[[list[str]], set[str]],
+    read: Callable[[StateQuery, list[str]], tuple[SessionState, set[str]]],
 ) -> list[TickBatch]:
     """Each window's events, in order, judged as of the window's end: the batches that ticks
     at the end of each window would have stored one after another.
 
-    The stored state is read once for the whole range; each window then sees it as PostgreSQL
-    would hold it after the windows before it (`StateLedger`)."""
+    `read(query, event_ids)` gives the stored state `query` asks for and which of `event_ids`
+    are stored already (one call, so a reader can fetch both at once). The stored state is
+    read once for the whole range; each window then sees it as PostgreSQL would hold it after
+    the windows before it (`StateLedger`)."""
     if not windows:
         return []
 
@@ -191,12 +196,13 @@ def process_windows(
 
     if len(windows) == 1:  # a live tick: its own read is exactly its state
         [(window, events)] = windows
-        seen = known_event_ids(events["event_id"].unique().tolist())
-        return [tick(window, events, seen, read_state(state_query(events, window, config)))]
+        state, seen = read(
+            state_query(events, window, config), events["event_id"].unique().tolist()
+        )
+        return [tick(window, events, seen, state)]
     all_events = pd.concat([events for _, events in windows], ignore_index=True)
     ledger = StateLedger(
-        read_state(range_state_query(windows, config)),
-        known_event_ids(all_events["event_id"].unique().tolist()),
+        *read(range_state_query(windows, config), all_events["event_id"].unique().tolist())
     )
     batches = []
     for number, (window, events) in enumerate(windows, start=1):

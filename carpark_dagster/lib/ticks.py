@@ -140,9 +140,7 @@ def close_windows(
     postgres: PostgresResource, config: CarparkConfig, windows: TickWindows
 ) -> TickRun:
     """Each window's tick batch, as ticks at each window's end would have made them."""
-    batches = process_windows(
-        windows.events, config, postgres.session_state, postgres.known_event_ids
-    )
+    batches = process_windows(windows.events, config, postgres.tick_inputs)
     return TickRun(windows.plan, batches, windows.source)
 
 

@@ -364,6 +364,30 @@ def test_the_state_read_finds_open_and_recently_closed_sessions_once(postgres):
     assert state_of(postgres, plates, horizon_minute=three_days + 1) == [("open", None)]
 
 
+def test_the_tick_inputs_are_the_state_read_and_the_stored_ids_at_once(postgres):
+    """What a tick reads before it decides anything: the state read, and which of its events
+    are stored already (read on a second connection, at the same time)."""
+    events = [
+        (f"{sid}-{kind}", f"P-{sid}", "Park0", kind, T0 + timedelta(minutes=minute))
+        for sid, kind, minute in [("done", "entry", 0), ("done", "exit", 30), ("open", "entry", 5)]
+    ]
+    postgres.record_tick(tick_of([("done", 0, 30), ("open", 5, None)], events), source="test")
+    query = StateQuery(
+        locations=["Park0", "Park0"],
+        plates=["P-done", "P-open"],
+        pending_before=pd.Timestamp(T0),
+        ended_since=pd.Timestamp(T0),
+        expired_before={"Park0": pd.Timestamp(T0 - timedelta(days=30))},
+    )
+    state, known = postgres.tick_inputs(query, ["done-entry", "open-entry", "new-exit"])
+    assert known == {"done-entry", "open-entry"}
+    assert sorted(state.sessions["session_id"]) == ["done", "open"]
+    assert state.sessions.equals(postgres.session_state(query).sessions)
+    state, known = postgres.tick_inputs(query, [])
+    assert known == set()
+    assert sorted(state.sessions["session_id"]) == ["done", "open"]
+
+
 @pytest.mark.parametrize("reading", ["in chunks of 3 rows", "in one piece (libpq < 17)"])
 def test_keyset_pages_never_skip_rows_with_equal_timestamps(postgres, reading, monkeypatch):
     if reading.startswith("in chunks"):
