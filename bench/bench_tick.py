@@ -103,6 +103,11 @@ def run_tick(args: argparse.Namespace) -> dict:
             start=START, now=args.now, max_windows_per_run=args.max_windows
         ),
     }
+    # A run worker loads the code location before it runs (loading it freezes what was
+    # loaded out of the garbage collector's full passes: carpark_dagster/definitions.py).
+    from carpark_dagster.definitions import defs
+
+    defs()
     with dg.instance_for_test() as instance:
         started = time.perf_counter()
         result = dg.materialize(
