@@ -12,7 +12,7 @@ in one run gives the rows of one run per window).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -45,7 +45,7 @@ class StateQuery:
     pending_before: pd.Timestamp
     ended_since: pd.Timestamp
     expired_before: Mapping[str, pd.Timestamp]
-    first_times: list[pd.Timestamp] | None = None
+    first_times: Sequence[pd.Timestamp] | None = None
 
 
 class StateLedger:
@@ -81,7 +81,7 @@ class StateLedger:
         is_open = sessions["status"] == OPEN
         ended = sessions["exit_time"].fillna(sessions["ended_at"])
         session_keys = _keys_of(sessions)
-        first = pd.Series(_utc(since.reindex(session_keys).to_numpy()), index=sessions.index)
+        first = pd.Series(since.reindex(session_keys).array, index=sessions.index)
         recent = (ended >= query.ended_since) & (first.isna() | (ended >= first))
         of_plates = session_keys.isin(since.index) & (is_open | recent)
         limits = sessions["location_id"].map(query.expired_before)
@@ -111,25 +111,26 @@ class StateLedger:
 
 def plate_first_times(query: StateQuery, pending: pd.DataFrame) -> pd.Series:
     """Per plate read, `(location_id, plate)` -> the earliest of its first time in the query
-    and its waiting events' times; NaT for every plate when the query has no first times."""
-    frame = pd.DataFrame(
-        {
-            "location_id": [*query.locations, *pending["location_id"]],
-            "plate": [*query.plates, *pending["plate"]],
-            "first": _utc(
-                [*query.first_times, *pending["event_time"]]
-                if query.first_times is not None
-                else [pd.NaT] * (len(query.plates) + len(pending))
-            ),
-        }
+    and its waiting events' times (UTC); NaT for every plate when the query has none."""
+    keys = pd.MultiIndex.from_arrays(
+        [
+            [*query.locations, *pending["location_id"]],
+            [*query.plates, *pending["plate"]],
+        ],
+        names=["location_id", "plate"],
     )
-    return frame.groupby(["location_id", "plate"], sort=False)["first"].min()
+    if query.first_times is None:
+        times = utc_times([pd.NaT] * len(keys))
+    else:
+        times = utc_times(query.first_times).append(utc_times(pending["event_time"]))
+    return pd.Series(times, index=keys).groupby(level=[0, 1], sort=False).min()
 
 
-def _utc(values) -> pd.DatetimeIndex:
-    """Times (or NaT) as UTC, whatever they held: all-NaT input comes out zone-less."""
-    times = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(values), dtype=object), utc=True))
-    return times if times.tz is not None else times.tz_localize("UTC")
+def utc_times(values) -> pd.DatetimeIndex:
+    """Times (or NaT) as a UTC DatetimeIndex in nanoseconds, also when empty or all NaT."""
+    times = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+    times = times.tz_convert("UTC") if times.tz is not None else times.tz_localize("UTC")
+    return times.as_unit("ns")
 
 
 def _keys_of(frame: pd.DataFrame) -> pd.MultiIndex:

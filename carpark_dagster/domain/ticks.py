@@ -11,7 +11,7 @@ import pandas as pd
 
 from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.events import drop_duplicate_events, empty_events
-from carpark_dagster.domain.ledger import StateLedger, StateQuery
+from carpark_dagster.domain.ledger import StateLedger, StateQuery, utc_times
 from carpark_dagster.domain.plates import validate_plates
 from carpark_dagster.domain.sessions import (
     ANOMALY_COLUMNS,
@@ -145,7 +145,7 @@ def state_query(events: pd.DataFrame, window: Window, config: CarparkConfig) -> 
         pending_before=as_of - config.lateness,
         ended_since=as_of - config.lateness,
         expired_before={loc: as_of - stay for loc, stay in config.max_stays.items()},
-        first_times=list(firsts),
+        first_times=firsts.array,
     )
 
 
@@ -156,16 +156,16 @@ def range_state_query(
     queries = [state_query(events, window, config) for window, events in windows]
     firsts = (
         pd.concat(
-            pd.Series(q.first_times, index=[q.locations, q.plates], dtype=object) for q in queries
+            pd.Series(utc_times(q.first_times), index=[q.locations, q.plates]) for q in queries
         )
         .rename_axis(["location_id", "plate"])
-        .groupby(level=["location_id", "plate"], sort=False)
+        .groupby(level=[0, 1], sort=False)
         .min()
     )
     return StateQuery(
         locations=firsts.index.get_level_values("location_id").tolist(),
         plates=firsts.index.get_level_values("plate").tolist(),
-        first_times=list(firsts),
+        first_times=firsts.array,
         pending_before=max(q.pending_before for q in queries),
         ended_since=min(q.ended_since for q in queries),
         expired_before={

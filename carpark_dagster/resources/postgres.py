@@ -129,11 +129,13 @@ WHERE (p.location_id, p.plate) IN (
 # one by one through its index (the `OFFSET 0` keeps each lateral subquery a lookup: pulled
 # up, the planner would sort every parked car and the whole exit log to merge them with the
 # plates, ~0.8 s with 200k cars parked instead of ~0.1 s); its cost follows the batch.
+NAT_NS = pd.NaT.value  # how pandas stores a missing time
 _SESSION_COLUMNS_OF_S = ", ".join("s." + c for c in SESSION_COLUMNS)
 SELECT_CHANGEABLE_SESSIONS = f"""
 WITH keys AS (
-    SELECT * FROM unnest(%(locations)b::text[], %(plates)b::text[], %(since)b::timestamptz[])
-        AS k(location_id, plate, since)
+    SELECT location_id, plate, TIMESTAMPTZ 'epoch' + since_us * interval '1 microsecond' AS since
+    FROM unnest(%(locations)b::text[], %(plates)b::text[], %(since)b::bigint[])
+        AS k(location_id, plate, since_us)
 ), days AS (
     SELECT ARRAY(
         SELECT generate_series(
@@ -814,7 +816,10 @@ class PostgresResource(dg.ConfigurableResource):
             since = plate_first_times(query, pending)
             params["locations"] = since.index.get_level_values("location_id").tolist()
             params["plates"] = since.index.get_level_values("plate").tolist()
-            params["since"] = [None if pd.isna(t) else t.to_pydatetime() for t in since]
+            # As microseconds since the epoch (floored: never later than the first event).
+            params["since"] = [
+                None if ns == NAT_NS else ns // 1000 for ns in since.array.asi8.tolist()
+            ]
             cur.execute(SELECT_CHANGEABLE_SESSIONS, params)
             # A parked car past its max stay may also be one of the batch's plates.
             sessions = pd.DataFrame(cur.fetchall(), columns=SESSION_COLUMNS).drop_duplicates(
