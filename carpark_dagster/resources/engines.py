@@ -11,13 +11,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-# Both clients are imported with the code, as pandas and psycopg are: imported in a run's
-# first search step, they cost it 0.1-0.3 s each.
-import elasticsearch
-import opensearchpy
-from elasticsearch import helpers as elasticsearch_helpers
-from opensearchpy import helpers as opensearch_helpers
-
 from carpark_dagster.domain.redaction import redact_secrets, redact_url
 
 EngineName = Literal["elasticsearch", "opensearch"]
@@ -119,6 +112,9 @@ def connect(settings: ConnectionSettings, engine: str = "auto") -> Engine:
 
 
 def _elasticsearch(settings: ConnectionSettings) -> Engine:
+    import elasticsearch
+    from elasticsearch import helpers
+
     options: dict[str, Any] = {
         "request_timeout": settings.request_timeout_s,
         "max_retries": settings.max_retries,
@@ -133,10 +129,13 @@ def _elasticsearch(settings: ConnectionSettings) -> Engine:
         options["basic_auth"] = (settings.username, settings.password or "")
     client = elasticsearch.Elasticsearch(settings.url, **options)
     errors = (elasticsearch.ApiError, elasticsearch.TransportError)
-    return Engine("elasticsearch", client, elasticsearch_helpers, settings, errors)
+    return Engine("elasticsearch", client, helpers, settings, errors)
 
 
 def _opensearch(settings: ConnectionSettings) -> Engine:
+    import opensearchpy
+    from opensearchpy import helpers
+
     options: dict[str, Any] = {
         "timeout": settings.request_timeout_s,
         "max_retries": settings.max_retries,
@@ -155,9 +154,7 @@ def _opensearch(settings: ConnectionSettings) -> Engine:
     elif settings.username:
         options["http_auth"] = (settings.username, settings.password or "")
     client = opensearchpy.OpenSearch(hosts=[settings.url], **options)
-    return Engine(
-        "opensearch", client, opensearch_helpers, settings, (opensearchpy.OpenSearchException,)
-    )
+    return Engine("opensearch", client, helpers, settings, (opensearchpy.OpenSearchException,))
 
 
 def _engine_error(exc: Exception, settings: ConnectionSettings, what: str) -> EngineError:
