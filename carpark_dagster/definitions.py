@@ -13,7 +13,7 @@ GC_YOUNG_THRESHOLD = 10_000
 @dg.definitions
 def defs() -> dg.Definitions:
     definitions = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
-    # What is loaded by now (Dagster, pandas, the clients, the definitions: ~200k container
+    # What is loaded by now (Dagster, pandas, the definitions: ~200k container
     # objects) lives as long as the process. Frozen, it is left out of the garbage
     # collector's full passes, which otherwise walk all of it: one such pass inside a tick
     # took 0.2 s of its ~3 s. And a young collection every 10,000 new container objects
