@@ -112,18 +112,20 @@ class StateLedger:
 def plate_first_times(query: StateQuery, pending: pd.DataFrame) -> pd.Series:
     """Per plate read, `(location_id, plate)` -> the earliest of its first time in the query
     and its waiting events' times (UTC); NaT for every plate when the query has none."""
-    keys = pd.MultiIndex.from_arrays(
-        [
-            [*query.locations, *pending["location_id"]],
-            [*query.plates, *pending["plate"]],
-        ],
-        names=["location_id", "plate"],
-    )
+    locations = [*query.locations, *pending["location_id"]]
+    plates = [*query.plates, *pending["plate"]]
     if query.first_times is None:
-        times = utc_times([pd.NaT] * len(keys))
+        times = utc_times([pd.NaT] * len(plates))
     else:
         times = utc_times(query.first_times).append(utc_times(pending["event_time"]))
-    return pd.Series(times, index=keys).groupby(level=[0, 1], sort=False).min()
+    return earliest_per_plate(locations, plates, times)
+
+
+def earliest_per_plate(locations: list[str], plates: list[str], times) -> pd.Series:
+    """`(location_id, plate)` -> the earliest of its `times` (UTC), plates in first-seen
+    order."""
+    keys = pd.MultiIndex.from_arrays([locations, plates], names=["location_id", "plate"])
+    return pd.Series(utc_times(times), index=keys).groupby(level=[0, 1], sort=False).min()
 
 
 def utc_times(values) -> pd.DatetimeIndex:

@@ -11,7 +11,12 @@ import pandas as pd
 
 from carpark_dagster.domain.config import CarparkConfig
 from carpark_dagster.domain.events import drop_duplicate_events, empty_events
-from carpark_dagster.domain.ledger import StateLedger, StateQuery, utc_times
+from carpark_dagster.domain.ledger import (
+    StateLedger,
+    StateQuery,
+    earliest_per_plate,
+    utc_times,
+)
 from carpark_dagster.domain.plates import validate_plates
 from carpark_dagster.domain.sessions import (
     ANOMALY_COLUMNS,
@@ -154,13 +159,10 @@ def range_state_query(
 ) -> StateQuery:
     """One read that holds what each of the windows' queries would read (see `StateLedger`)."""
     queries = [state_query(events, window, config) for window, events in windows]
-    firsts = (
-        pd.concat(
-            pd.Series(utc_times(q.first_times), index=[q.locations, q.plates]) for q in queries
-        )
-        .rename_axis(["location_id", "plate"])
-        .groupby(level=[0, 1], sort=False)
-        .min()
+    firsts = earliest_per_plate(
+        [loc for q in queries for loc in q.locations],
+        [plate for q in queries for plate in q.plates],
+        utc_times([]).append([utc_times(q.first_times) for q in queries]),
     )
     return StateQuery(
         locations=firsts.index.get_level_values("location_id").tolist(),

@@ -120,6 +120,7 @@ WHERE (p.location_id, p.plate) IN (
         SELECT * FROM unnest(%(locations)b::text[], %(plates)b::text[]))
    OR p.event_time < %(pending_before)s
 """
+NAT_NS = pd.NaT.value  # how pandas stores a missing time
 # Open sessions come from the partial index of parking_sessions; ended ones are found in the
 # exit log (exit, or end without an exit), day by day from the horizon's to the last one
 # logged, from the later of the horizon and the plate's first event in the batch
@@ -129,7 +130,6 @@ WHERE (p.location_id, p.plate) IN (
 # one by one through its index (the `OFFSET 0` keeps each lateral subquery a lookup: pulled
 # up, the planner would sort every parked car and the whole exit log to merge them with the
 # plates, ~0.8 s with 200k cars parked instead of ~0.1 s); its cost follows the batch.
-NAT_NS = pd.NaT.value  # how pandas stores a missing time
 _SESSION_COLUMNS_OF_S = ", ".join("s." + c for c in SESSION_COLUMNS)
 SELECT_CHANGEABLE_SESSIONS = f"""
 WITH keys AS (
