@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -371,11 +372,8 @@ def _expire(parked: dict | None, as_of_ns: int, limit_ns: int, result) -> None:
 
 
 _OUTCOME = ("status", "exit_event_id", "exit_time", "ended_at", "ended_by_event_id")
-
-
-def _outcome(session: dict) -> tuple:
-    """What a replay may change about a session: how (and when, and by what) it ended."""
-    return tuple(session[c] for c in _OUTCOME)
+# What a replay may change about a session, as a tuple: how (and when, and by what) it ended.
+_outcome = itemgetter(*_OUTCOME)
 
 
 def _stored_outcomes(sessions: pd.DataFrame) -> dict[str, tuple]:
