@@ -77,8 +77,7 @@ def compute_report(
         index.refresh()
         reports, differences = [], []
         occupancy = postgres.occupancy()
-        for period in wanted:
-            money, medians = index.period_money(period)
+        for period, (money, medians) in zip(wanted, index.periods_money(wanted), strict=True):
             recomputed, stay_sums = postgres.period_figures(period, mark)
             overall_median = medians.pop(ALL_LOCATIONS, None)
             stays = stay_figures(stay_sums, medians, overall_median)

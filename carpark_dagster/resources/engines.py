@@ -62,17 +62,29 @@ class Engine:
         """The engine's URL without credentials, for messages."""
         return redact_url(self._settings.url)
 
-    def request(self, method: str, path: str, body: Any = None, params: dict | None = None) -> dict:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict | None = None,
+        content_type: str = "application/json",
+    ) -> dict:
+        """`body` is JSON (a dict), or text already in `content_type` (NDJSON for
+        `_msearch`: `application/x-ndjson`)."""
         try:
             if self.name == "elasticsearch":
                 headers = {"accept": "application/json"}
                 if body is not None:
-                    headers["content-type"] = "application/json"
+                    headers["content-type"] = content_type
                 response = self.client.perform_request(
                     method, path, params=params, headers=headers, body=body
                 )
                 return response.body if hasattr(response, "body") else response
-            return self.client.transport.perform_request(method, path, params=params, body=body)
+            headers = {"content-type": content_type} if body is not None else None
+            return self.client.transport.perform_request(
+                method, path, params=params, body=body, headers=headers
+            )
         except Exception as exc:  # both clients raise their own hierarchies
             raise _engine_error(exc, self._settings, f"{method} {path}") from None
 

@@ -5,12 +5,15 @@ Elasticsearch server can be started here, so for Elasticsearch we check the clie
 """
 
 import base64
+import json
+from typing import ClassVar
 
 import elasticsearch
 import opensearchpy
 import pytest
 
 from carpark_dagster.resources.engines import ConnectionSettings, EngineError, connect
+from carpark_dagster_tests.local_http import QuietHandler, serving
 
 
 def test_elasticsearch_gets_the_official_elasticsearch_client_with_basic_auth():
@@ -56,3 +59,40 @@ def test_an_unreachable_engine_is_named_without_credentials():
     with pytest.raises(EngineError, match=r"http://127\.0\.0\.1:9 is unreachable") as caught:
         engine.request("GET", "/")
     assert "pw" not in str(caught.value)
+
+
+class _RecordingNode(QuietHandler):
+    """Answers every POST as an Elasticsearch node would, recording what it was sent."""
+
+    seen: ClassVar[list[tuple[str, str, bytes]]] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"]))
+        self.seen.append((self.path, self.headers["content-type"], body))
+        answer = json.dumps({"responses": []}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("x-elastic-product", "Elasticsearch")
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+@pytest.mark.parametrize("engine", ["elasticsearch", "opensearch"])
+def test_ndjson_bodies_are_sent_as_they_are_with_their_content_type(engine):
+    """A multi-search body (NDJSON text) reaches the node byte for byte, labelled NDJSON, from
+    either engine's client (no Elasticsearch server runs here: a local HTTP stand-in answers)."""
+    _RecordingNode.seen = []
+    body = '{"index":"carpark-sessions"}\n{"size":0}\n{"index":"carpark-sessions"}\n{"size":0}\n'
+    with serving(_RecordingNode) as url:
+        client = connect(ConnectionSettings(url=url, max_retries=0), engine=engine)
+        try:
+            answer = client.request(
+                "POST", "/_msearch", body=body, content_type="application/x-ndjson"
+            )
+        finally:
+            client.close()
+    assert answer == {"responses": []}
+    [(path, content_type, sent)] = _RecordingNode.seen
+    assert (path, sent) == ("/_msearch", body.encode())
+    assert "x-ndjson" in content_type
