@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -130,26 +130,32 @@ NAT_NS = pd.NaT.value  # how pandas stores a missing time
 # one by one through its index (the `OFFSET 0` keeps each lateral subquery a lookup: pulled
 # up, the planner would sort every parked car and the whole exit log to merge them with the
 # plates, ~0.8 s with 200k cars parked instead of ~0.1 s); its cost follows the batch.
+# Two statements, each ~0.1 s of lookups at 17k plates: a tick runs them on two connections
+# at once (`PostgresResource.tick_inputs`).
 _SESSION_COLUMNS_OF_S = ", ".join("s." + c for c in SESSION_COLUMNS)
-SELECT_CHANGEABLE_SESSIONS = f"""
-WITH keys AS (
+_BATCH_KEYS = """
+keys AS (
     SELECT location_id, plate, TIMESTAMPTZ 'epoch' + since_us * interval '1 microsecond' AS since
     FROM unnest(%(locations)b::text[], %(plates)b::text[], %(since)b::bigint[])
         AS k(location_id, plate, since_us)
-), days AS (
-    SELECT ARRAY(
-        SELECT generate_series(
-            (%(ended_since)s::timestamptz AT TIME ZONE 'UTC')::date,
-            (SELECT max((x.exit_time AT TIME ZONE 'UTC')::date) FROM carpark.session_exits x),
-            interval '1 day')::date) AS days
-)
+)"""
+SELECT_OPEN_SESSIONS_OF_PLATES = f"""
+WITH {_BATCH_KEYS}
 SELECT {_SESSION_COLUMNS_OF_S}
 FROM keys AS k
 CROSS JOIN LATERAL (
     SELECT * FROM carpark.parking_sessions p
     WHERE p.status = 'open' AND p.location_id = k.location_id AND p.plate = k.plate
     OFFSET 0) AS s
-UNION ALL
+"""
+SELECT_ENDED_OR_EXPIRED_SESSIONS = f"""
+WITH {_BATCH_KEYS}, days AS (
+    SELECT ARRAY(
+        SELECT generate_series(
+            (%(ended_since)s::timestamptz AT TIME ZONE 'UTC')::date,
+            (SELECT max((x.exit_time AT TIME ZONE 'UTC')::date) FROM carpark.session_exits x),
+            interval '1 day')::date) AS days
+)
 SELECT {_SESSION_COLUMNS_OF_S}
 FROM (
     SELECT DISTINCT e.session_id, k.since
@@ -610,6 +616,34 @@ class TickCounts:
     anomalies_quarantined: int
 
 
+class _Beside:
+    """Reads run one after another on a second connection, in a worker thread, while the
+    caller reads on its own: `fetch` returns the future rows. The connection is opened by the
+    first read and closed on leaving the block."""
+
+    def __init__(self, postgres: PostgresResource, name: str):
+        self._postgres = postgres
+        self._name = name
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-read")
+        self._conn: psycopg.Connection | None = None
+
+    def fetch(self, statement: str, params: Sequence | dict) -> Future[list[tuple]]:
+        return self._pool.submit(self._rows, statement, params)
+
+    def _rows(self, statement: str, params: Sequence | dict) -> list[tuple]:
+        if self._conn is None:
+            self._conn = self._postgres._open(self._name)
+        return self._conn.execute(statement, params).fetchall()
+
+    def __enter__(self) -> _Beside:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True)
+        if self._conn is not None:
+            self._conn.close()
+
+
 class PostgresResource(dg.ConfigurableResource):
     """The carpark database (from `CARPARK_POSTGRES_DSN`).
 
@@ -782,24 +816,19 @@ class PostgresResource(dg.ConfigurableResource):
     # ---------------------------------------------------------------- reads
 
     def tick_inputs(self, query: StateQuery, event_ids: list[str]) -> tuple[SessionState, set[str]]:
-        """`session_state(query)` and `known_event_ids(event_ids)`, read at the same time: the
-        ids on a connection of their own, in a worker thread (the server runs both at once;
-        ~0.1 s of a tick at 17k events). The caller holds the writer lock, so both reads see
-        the same stored state."""
-        if not event_ids:
-            return self.session_state(query), set()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="known-event-ids") as pool:
-            known = pool.submit(self.known_event_ids, event_ids)
-            state = self.session_state(query)
-            return state, known.result()
+        """`session_state(query)` and which of `event_ids` are stored, read on two connections
+        at once (the server runs both; ~0.1 s of a tick at 17k events): on a connection of
+        its own, in a worker thread, the stored ids and then the open sessions of the batch's
+        plates; on this one, the waiting events and the sessions that ended. The caller holds
+        the writer lock, so every read sees the same stored state."""
+        with _Beside(self, "carpark_dagster state read") as beside:
+            known = beside.fetch(SELECT_KNOWN_EVENT_IDS, (event_ids,)) if event_ids else None
+            state = self.session_state(query, beside)
+            return state, {row[0] for row in known.result()} if known else set()
 
-    def known_event_ids(self, event_ids: list[str]) -> set[str]:
-        """Which of `event_ids` are stored (on a connection of its own)."""
-        with self._open("carpark_dagster known ids") as conn:
-            return {row[0] for row in conn.execute(SELECT_KNOWN_EVENT_IDS, (event_ids,))}
-
-    def session_state(self, query: StateQuery) -> SessionState:
-        """What earlier ticks left that a batch may change (see `StateQuery`)."""
+    def session_state(self, query: StateQuery, beside: _Beside | None = None) -> SessionState:
+        """What earlier ticks left that a batch may change (see `StateQuery`); the open
+        sessions read on `beside`'s connection meanwhile, if given."""
         params = {
             "locations": query.locations,
             "plates": query.plates,
@@ -820,11 +849,14 @@ class PostgresResource(dg.ConfigurableResource):
             params["since"] = [
                 None if ns == NAT_NS else ns // 1000 for ns in since.array.asi8.tolist()
             ]
-            cur.execute(SELECT_CHANGEABLE_SESSIONS, params)
-            # A parked car past its max stay may also be one of the batch's plates.
-            sessions = pd.DataFrame(cur.fetchall(), columns=SESSION_COLUMNS).drop_duplicates(
-                "session_id"
-            )
+            parked = beside.fetch(SELECT_OPEN_SESSIONS_OF_PLATES, params) if beside else None
+            ended = cur.execute(SELECT_ENDED_OR_EXPIRED_SESSIONS, params).fetchall()
+            if parked is None:
+                rows = cur.execute(SELECT_OPEN_SESSIONS_OF_PLATES, params).fetchall() + ended
+            else:
+                rows = parked.result() + ended
+        # A parked car past its max stay may also be one of the batch's plates.
+        sessions = pd.DataFrame(rows, columns=SESSION_COLUMNS).drop_duplicates("session_id")
         for column in ("entry_time", "exit_time", "ended_at"):
             sessions[column] = pd.to_datetime(sessions[column], utc=True)
         pending["event_time"] = pd.to_datetime(pending["event_time"], utc=True)

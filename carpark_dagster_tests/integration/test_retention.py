@@ -225,7 +225,7 @@ def test_only_stale_exit_log_entries_go_and_sessions_stay(postgres):
 
 
 def test_the_exit_log_still_finds_every_session_a_tick_reads(postgres):
-    """The read a tick makes (SELECT_CHANGEABLE_SESSIONS, through the exit log) returns the
+    """The read a tick makes (SELECT_ENDED_OR_EXPIRED_SESSIONS, through the exit log) returns the
     same sessions before and after the stale entries are gone."""
     times = _seed_sessions_and_exit_log(postgres)
     query = StateQuery(
