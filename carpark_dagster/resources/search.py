@@ -544,6 +544,7 @@ def _period_search(period: Period) -> dict:
 
 
 def _money_of(aggregations: dict) -> tuple[MoneyFigures, dict[str, int | None]]:
+    """One period's figures from the aggregations of its search (see `periods_money`)."""
     buckets = aggregations["locations"]["buckets"]
     money = MoneyFigures(
         by_location={
