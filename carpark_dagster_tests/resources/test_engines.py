@@ -1,7 +1,8 @@
-"""The engine-specific part: which client is built, with which settings.
+"""The engine-specific part: which client is built, with which settings, and what it sends.
 
 Requests are exercised for real against the OpenSearch node in the pipeline tests; no
-Elasticsearch server can be started here, so for Elasticsearch we check the client we build.
+Elasticsearch server can be started here, so for Elasticsearch we check the client we build,
+and what it puts on the wire for a local HTTP stand-in.
 """
 
 import base64
